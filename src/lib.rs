@@ -1,0 +1,4 @@
+//! Skiff: a lightweight Kubernetes distribution in one binary.
+
+pub mod api;
+pub mod storage;
