@@ -1,1 +1,77 @@
-fn main() {}
+//! The `skiff` command: `server`, `kubectl`, `check`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use skiff::config::ServerConfig;
+
+#[derive(Parser)]
+#[command(name = "skiff", version, about = "A lightweight Kubernetes distribution in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a single-node cluster: API server, storage and the rest.
+    Server(ServerConfig),
+    /// Run kubectl with this cluster's kubeconfig.
+    Kubectl {
+        /// Folder that holds state (as for `server`).
+        #[arg(long, env = "SKIFF_DATA_DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// Arguments passed to kubectl.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Report whether this machine has what skiff needs.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Server(cfg) => {
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(skiff::server::run(cfg, skiff::server::shutdown_signal())) {
+                Ok(()) => {
+                    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Kubectl { data_dir, args } => {
+            let cfg = ServerConfig::parse_from_data_dir(data_dir);
+            let status = std::process::Command::new("kubectl")
+                .args(&args)
+                .env("KUBECONFIG", cfg.kubeconfig_path())
+                .status();
+            match status {
+                Ok(s) => ExitCode::from(s.code().unwrap_or(1) as u8),
+                Err(e) => {
+                    eprintln!("error: cannot run kubectl: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check => skiff::check::run(),
+    }
+}

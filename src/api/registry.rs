@@ -1,0 +1,111 @@
+//! The registry of served resources: each a [`ResourceType`] with its [`Strategy`] and storage prefix.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::builtin::builtin_resources;
+use super::resource::ResourceType;
+use super::strategy::Strategy;
+
+/// A served resource: its data, its strategy and where its objects are stored.
+#[derive(Debug)]
+pub struct ResourceEntry {
+    /// The resource type.
+    pub rt: ResourceType,
+    /// Its per-kind behaviour.
+    pub strategy: Strategy,
+    /// Storage prefix ending in `/`, e.g. `/registry/configmaps/`.
+    pub prefix: String,
+}
+
+impl ResourceEntry {
+    /// The storage key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.rt.namespaced => format!("{}{}/{}", self.prefix, ns, name),
+            _ => format!("{}{}", self.prefix, name),
+        }
+    }
+
+    /// The storage prefix of a collection: one namespace, or all of them.
+    pub fn collection_prefix(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) if self.rt.namespaced => format!("{}{}/", self.prefix, ns),
+            _ => self.prefix.clone(),
+        }
+    }
+}
+
+/// Storage prefix of a built-in resource, as upstream lays out etcd.
+fn builtin_prefix(rt: &ResourceType) -> String {
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        // Kept apart from core events, whose shape differs (no conversion yet).
+        ("events.k8s.io", p) => format!("/registry/events.k8s.io/{p}/"),
+        ("", "services") => "/registry/services/specs/".to_string(),
+        ("", "endpoints") => "/registry/services/endpoints/".to_string(),
+        ("", "nodes") => "/registry/minions/".to_string(),
+        ("", "replicationcontrollers") => "/registry/controllers/".to_string(),
+        ("", "pods") | ("", "namespaces") | ("", "configmaps") | ("", "secrets") => {
+            format!("/registry/{}/", rt.plural)
+        }
+        (_, p) => format!("/registry/{p}/"),
+    }
+}
+
+/// All served resources, shared and updatable (CRDs add to it).
+#[derive(Default)]
+pub struct Registry {
+    entries: RwLock<Vec<Arc<ResourceEntry>>>,
+}
+
+impl Registry {
+    /// A registry of the built-in resources.
+    pub fn builtin() -> Registry {
+        let entries = builtin_resources()
+            .into_iter()
+            .map(|rt| {
+                Arc::new(ResourceEntry {
+                    strategy: Strategy::for_builtin(&rt),
+                    prefix: builtin_prefix(&rt),
+                    rt,
+                })
+            })
+            .collect();
+        Registry {
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// Every served resource.
+    pub fn all(&self) -> Vec<Arc<ResourceEntry>> {
+        self.entries.read().clone()
+    }
+
+    /// The resource served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceEntry>> {
+        self.entries
+            .read()
+            .iter()
+            .find(|e| e.rt.group == group && e.rt.version == version && e.rt.plural == plural)
+            .cloned()
+    }
+
+    /// True when some resource is served in `group/version`.
+    pub fn serves_group_version(&self, group: &str, version: &str) -> bool {
+        self.entries
+            .read()
+            .iter()
+            .any(|e| e.rt.group == group && e.rt.version == version)
+    }
+
+    /// The namespaced resources (for namespace cleanup).
+    pub fn namespaced(&self) -> Vec<Arc<ResourceEntry>> {
+        self.entries
+            .read()
+            .iter()
+            .filter(|e| e.rt.namespaced)
+            .cloned()
+            .collect()
+    }
+}

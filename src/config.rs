@@ -1,0 +1,85 @@
+//! Command-line configuration of `skiff server`, with k3s flag names.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::api::admission::Cidr;
+
+/// Flags of `skiff server`.
+#[derive(Args, Clone, Debug)]
+pub struct ServerConfig {
+    /// Folder that holds state (database, certificates, kubeconfig).
+    /// Default: /var/lib/skiff as root, else $HOME/.local/share/skiff.
+    #[arg(long, env = "SKIFF_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443)]
+    pub https_listen_port: u16,
+    /// Address the API server listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Where to write the admin kubeconfig. Default: <data-dir>/kubeconfig.yaml.
+    #[arg(long, short = 'o')]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// Storage: empty for embedded SQLite, or etcd endpoints `http://host:2379[,…]`.
+    #[arg(long, default_value = "", env = "SKIFF_DATASTORE_ENDPOINT")]
+    pub datastore_endpoint: String,
+    /// Range of Service ClusterIPs.
+    #[arg(long, default_value = "10.43.0.0/16")]
+    pub service_cidr: Cidr,
+    /// Range of Pod IPs.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: Cidr,
+    /// ClusterIP of the cluster DNS Service.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: IpAddr,
+    /// Cluster domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// Components not to start (e.g. `coredns`, `servicelb`).
+    #[arg(long)]
+    pub disable: Vec<String>,
+    /// Shared secret for joining agents (not used yet).
+    #[arg(long, env = "SKIFF_TOKEN")]
+    pub token: Option<String>,
+}
+
+impl ServerConfig {
+    /// The data directory, with the k3s defaults.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        // SAFETY-free check: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            PathBuf::from("/var/lib/skiff")
+        } else {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            home.join(".local/share/skiff")
+        }
+    }
+
+    /// Where the kubeconfig is written.
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        self.write_kubeconfig
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("kubeconfig.yaml"))
+    }
+}
+
+impl ServerConfig {
+    /// A configuration with defaults and the given data directory (for `skiff kubectl`).
+    pub fn parse_from_data_dir(data_dir: Option<PathBuf>) -> ServerConfig {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            cfg: ServerConfig,
+        }
+        let mut cfg = <Wrapper as clap::Parser>::parse_from(["skiff"]).cfg;
+        cfg.data_dir = data_dir.or(cfg.data_dir);
+        cfg
+    }
+}
