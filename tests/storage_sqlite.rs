@@ -38,7 +38,11 @@ async fn sqlite_data_survives_drop_and_reopen() {
             );
         }
         let u = s
-            .update("/registry/k000", Bytes::from("updated"), kept[0].mod_revision)
+            .update(
+                "/registry/k000",
+                Bytes::from("updated"),
+                kept[0].mod_revision,
+            )
             .await
             .expect("update");
         kept[0] = u;
@@ -50,7 +54,10 @@ async fn sqlite_data_survives_drop_and_reopen() {
     let s = SqliteStorage::open(&path).await.expect("reopen");
     assert_eq!(s.current_revision().await.expect("rev"), last);
     let all = s.range("/registry/", None, 0, 0).await.expect("range");
-    assert_eq!(all.kvs, kept, "every acknowledged write is there after reopen");
+    assert_eq!(
+        all.kvs, kept,
+        "every acknowledged write is there after reopen"
+    );
     let next = s
         .create("/registry/new", Bytes::from("n"))
         .await
@@ -75,7 +82,11 @@ async fn sqlite_revisions_not_reused_after_compaction_and_reopen() {
     assert_eq!(s.current_revision().await.expect("rev"), last);
     assert_eq!(s.compacted_revision().await.expect("compacted"), last);
     let kv = s.create("/registry/a", Bytes::from("2")).await.expect("c");
-    assert!(kv.mod_revision > last, "revision {} reused", kv.mod_revision);
+    assert!(
+        kv.mod_revision > last,
+        "revision {} reused",
+        kv.mod_revision
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -93,9 +104,12 @@ async fn sqlite_list_10k_keys_fast() {
         let value = value.clone();
         handles.push(tokio::spawn(async move {
             for i in 0..200 {
-                s.create(&format!("/registry/pods/ns{t:02}/pod-{i:04}"), value.clone())
-                    .await
-                    .expect("create");
+                s.create(
+                    &format!("/registry/pods/ns{t:02}/pod-{i:04}"),
+                    value.clone(),
+                )
+                .await
+                .expect("create");
             }
         }));
     }
@@ -133,7 +147,9 @@ async fn sqlite_list_10k_keys_fast() {
     let t = Instant::now();
     assert_eq!(s.count("/registry/pods/").await.expect("count"), 10_000);
     let count_time = t.elapsed();
-    println!("LIST 10k keys: {best:?} (best of 5); page of 500: {page_time:?}; count: {count_time:?}");
+    println!(
+        "LIST 10k keys: {best:?} (best of 5); page of 500: {page_time:?}; count: {count_time:?}"
+    );
     assert!(
         best < std::time::Duration::from_millis(100),
         "LIST of 10k keys took {best:?}"
@@ -171,7 +187,39 @@ async fn sqlite_create_rate_64_clients() {
     let total = CLIENTS * PER_CLIENT;
     let rate = total as f64 / elapsed.as_secs_f64();
     println!("{total} creates by {CLIENTS} clients in {elapsed:?}: {rate:.0} creates/s");
-    assert_eq!(s.count("/registry/bench/").await.expect("count"), total as i64);
-    // A generous floor that still catches a loss of group commit (one fsync per write).
-    assert!(rate > 1000.0, "create rate {rate:.0}/s is too low");
+    assert_eq!(
+        s.count("/registry/bench/").await.expect("count"),
+        total as i64
+    );
+    // One fsync per write manages ~1,600 commits/s on the development machine; group commit must
+    // reach the 3,000/s target.
+    assert!(
+        rate > 3000.0,
+        "create rate {rate:.0}/s is below the 3,000/s target"
+    );
+}
+
+#[tokio::test]
+async fn open_selects_backend_from_endpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = skiff::storage::open("", dir.path())
+        .await
+        .expect("open sqlite");
+    s.create("/registry/x", Bytes::from("1"))
+        .await
+        .expect("create");
+    assert!(dir.path().join("db").join("state.db").exists());
+    for bad in [
+        "mysql://root@tcp(127.0.0.1)/k3s",
+        "postgres://x",
+        "127.0.0.1:2379",
+    ] {
+        match skiff::storage::open(bad, dir.path()).await {
+            Err(skiff::storage::StorageError::Backend(msg)) => {
+                assert!(msg.contains("unsupported datastore endpoint"), "{msg}")
+            }
+            Err(e) => panic!("{bad}: unexpected error {e:?}"),
+            Ok(_) => panic!("{bad}: must be rejected"),
+        }
+    }
 }

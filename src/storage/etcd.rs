@@ -12,9 +12,7 @@ use etcd_client::{
     PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchOptions,
 };
 
-use super::{
-    Event, KeyValue, RangeResponse, Result, Revision, Storage, StorageError, WatchStream,
-};
+use super::{Event, KeyValue, RangeResponse, Result, Revision, Storage, StorageError, WatchStream};
 
 const COMPACTED_MSG: &str = "required revision has been compacted";
 const FUTURE_MSG: &str = "required revision is a future revision";
@@ -106,9 +104,7 @@ impl EtcdStorage {
 
     /// True when the store can be read at `revision`, false when it was compacted.
     async fn readable(&self, revision: Revision) -> Result<bool> {
-        let opts = GetOptions::new()
-            .with_revision(revision)
-            .with_count_only();
+        let opts = GetOptions::new().with_revision(revision).with_count_only();
         match self.client.kv_client().get(vec![0u8], Some(opts)).await {
             Ok(_) => Ok(true),
             Err(e) if e.to_string().contains(COMPACTED_MSG) => Ok(false),

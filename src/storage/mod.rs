@@ -152,8 +152,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Replaces `key` if its mod revision is `expected_mod_revision`
     /// ([`StorageError::Conflict`] otherwise, [`StorageError::NotFound`] when absent).
-    async fn update(&self, key: &str, value: Bytes, expected_mod_revision: Revision)
-        -> Result<KeyValue>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected_mod_revision: Revision,
+    ) -> Result<KeyValue>;
 
     /// Deletes `key`, guarded by its mod revision when given; returns the delete's revision and the
     /// last state of the key.
@@ -184,7 +188,10 @@ pub async fn open(datastore_endpoint: &str, data_dir: &Path) -> Result<SharedSto
     if endpoint.is_empty() {
         let dir = data_dir.join("db");
         std::fs::create_dir_all(&dir).map_err(|e| {
-            StorageError::Backend(format!("creating datastore directory {}: {e}", dir.display()))
+            StorageError::Backend(format!(
+                "creating datastore directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let store = sqlite::SqliteStorage::open(&dir.join("state.db")).await?;
         return Ok(Arc::new(store));

@@ -20,9 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{
-    Event, KeyValue, RangeResponse, Result, Revision, Storage, StorageError, WatchStream,
-};
+use super::{Event, KeyValue, RangeResponse, Result, Revision, Storage, StorageError, WatchStream};
 
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -125,6 +123,10 @@ pub struct SqliteStorage {
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path` and starts its writer task.
     pub async fn open(path: &Path) -> Result<SqliteStorage> {
+        Self::open_with_event_capacity(path, EVENT_CHANNEL).await
+    }
+
+    async fn open_with_event_capacity(path: &Path, capacity: usize) -> Result<SqliteStorage> {
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -156,7 +158,7 @@ impl SqliteStorage {
             .connect_with(opts)
             .await?;
 
-        let (events, _) = broadcast::channel(EVENT_CHANNEL);
+        let (events, _) = broadcast::channel(capacity);
         let shared = Arc::new(Shared {
             current: AtomicI64::new(current),
             compacted: AtomicI64::new(compacted),
@@ -714,5 +716,37 @@ impl Storage for SqliteStorage {
 
     async fn compacted_revision(&self) -> Result<Revision> {
         Ok(self.compacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_the_prefix() {
+        assert_eq!(prefix_end("/a/"), b"/a0".to_vec());
+        assert_eq!(prefix_end(""), vec![0xFF]);
+        assert!(b"/a/\xF4\x8F\xBF\xBF".as_slice() < prefix_end("/a/").as_slice());
+        assert!(b"/ab".as_slice() >= prefix_end("/a/").as_slice());
+    }
+
+    #[tokio::test]
+    async fn lagging_watcher_gets_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let s = SqliteStorage::open_with_event_capacity(&dir.path().join("state.db"), 2)
+            .await
+            .expect("open");
+        let mut w = s.watch("/registry/", 0).await.expect("watch");
+        for i in 0..10 {
+            s.create(&format!("/registry/k{i}"), Bytes::from("v"))
+                .await
+                .expect("create");
+        }
+        match w.next().await {
+            Some(Err(StorageError::Backend(msg))) => assert!(msg.contains("fell behind"), "{msg}"),
+            other => panic!("expected a lag error, got {other:?}"),
+        }
+        assert!(w.next().await.is_none(), "the stream ends after the error");
     }
 }

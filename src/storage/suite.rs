@@ -77,7 +77,10 @@ pub async fn create_get(s: &SharedStorage, root: &str) {
     let kv = s.create(&key, val("v1")).await.expect("create");
     assert_eq!(kv.key, key);
     assert_eq!(kv.value, val("v1"));
-    assert_eq!(kv.create_revision, kv.mod_revision, "fresh key: create == mod");
+    assert_eq!(
+        kv.create_revision, kv.mod_revision,
+        "fresh key: create == mod"
+    );
     assert!(kv.mod_revision > 0, "revision must be positive");
     assert_eq!(s.current_revision().await.expect("rev"), kv.mod_revision);
     let got = s.get(&key).await.expect("get").expect("key present");
@@ -104,7 +107,10 @@ pub async fn update_conflict(s: &SharedStorage, root: &str) {
         .await
         .expect("update");
     assert!(v2.mod_revision > v1.mod_revision);
-    assert_eq!(v2.create_revision, v1.create_revision, "update keeps create rev");
+    assert_eq!(
+        v2.create_revision, v1.create_revision,
+        "update keeps create rev"
+    );
     assert_eq!(v2.value, val("v2"));
     let err = s
         .update(&key, val("v3"), v1.mod_revision)
@@ -136,7 +142,10 @@ pub async fn delete_guarded_and_unguarded(s: &SharedStorage, root: &str) {
     let a = format!("{root}a");
     let b = format!("{root}b");
     let a1 = s.create(&a, val("a1")).await.expect("create a");
-    let a2 = s.update(&a, val("a2"), a1.mod_revision).await.expect("upd a");
+    let a2 = s
+        .update(&a, val("a2"), a1.mod_revision)
+        .await
+        .expect("upd a");
     let err = s
         .delete(&a, Some(a1.mod_revision))
         .await
@@ -180,7 +189,9 @@ pub async fn delete_guarded_and_unguarded(s: &SharedStorage, root: &str) {
 /// Range returns keys in ascending order and `/x/a/` does not match `/x/ab/`.
 pub async fn range_order_and_prefix_isolation(s: &SharedStorage, root: &str) {
     for k in ["a/3", "a/1", "ab/1", "a/2", "a", "b/1", "a/0/deep"] {
-        s.create(&format!("{root}{k}"), val(k)).await.expect("create");
+        s.create(&format!("{root}{k}"), val(k))
+            .await
+            .expect("create");
     }
     let resp = s
         .range(&format!("{root}a/"), None, 0, 0)
@@ -195,11 +206,15 @@ pub async fn range_order_and_prefix_isolation(s: &SharedStorage, root: &str) {
     assert!(!resp.more);
     assert_eq!(resp.revision, s.current_revision().await.expect("rev"));
     for kv in &resp.kvs {
-        assert_eq!(kv.value, kv.key[root.len()..].as_bytes());
+        assert_eq!(kv.value, &kv.key.as_bytes()[root.len()..]);
     }
 
     let all = s.range(root, None, 0, 0).await.expect("range all");
-    let keys: Vec<_> = all.kvs.iter().map(|kv| kv.key[root.len()..].to_string()).collect();
+    let keys: Vec<_> = all
+        .kvs
+        .iter()
+        .map(|kv| kv.key[root.len()..].to_string())
+        .collect();
     assert_eq!(keys, ["a", "a/0/deep", "a/1", "a/2", "a/3", "ab/1", "b/1"]);
 
     let none = s
@@ -268,7 +283,9 @@ pub async fn range_old_revision(s: &SharedStorage, root: &str) {
     let r1 = b1.mod_revision;
     let a2 = s.update(&a, val("a2"), a1.mod_revision).await.expect("upd");
     s.delete(&b, None).await.expect("delete b");
-    s.create(&format!("{root}c"), val("c1")).await.expect("create c");
+    s.create(&format!("{root}c"), val("c1"))
+        .await
+        .expect("create c");
 
     let old = s.range(root, None, r1, 0).await.expect("range at r1");
     assert_eq!(old.revision, r1);
@@ -327,7 +344,10 @@ pub async fn watch_replay_then_live(s: &SharedStorage, root: &str) {
     let b = format!("{root}b");
     let start = s.current_revision().await.expect("rev");
     let a1 = s.create(&a, val("a1")).await.expect("create a");
-    let a2 = s.update(&a, val("a2"), a1.mod_revision).await.expect("upd a");
+    let a2 = s
+        .update(&a, val("a2"), a1.mod_revision)
+        .await
+        .expect("upd a");
     let b1 = s.create(&b, val("b1")).await.expect("create b");
 
     let mut w = s.watch(root, start).await.expect("watch");
@@ -345,7 +365,10 @@ pub async fn watch_replay_then_live(s: &SharedStorage, root: &str) {
         }
         other => panic!("expected update of a, got {other:?}"),
     }
-    assert_eq!(expect_put(&next_event(&mut w).await, &b, "b1"), b1.mod_revision);
+    assert_eq!(
+        expect_put(&next_event(&mut w).await, &b, "b1"),
+        b1.mod_revision
+    );
 
     let c1 = s.create(&format!("{root}c"), val("c1")).await.expect("c");
     assert_eq!(
@@ -354,7 +377,10 @@ pub async fn watch_replay_then_live(s: &SharedStorage, root: &str) {
     );
     let (drev, _) = s.delete(&a, None).await.expect("delete a");
     let ev = next_event(&mut w).await;
-    assert!(matches!(ev, Event::Delete { .. }), "expected delete, got {ev:?}");
+    assert!(
+        matches!(ev, Event::Delete { .. }),
+        "expected delete, got {ev:?}"
+    );
     assert_eq!(ev.revision(), drev);
 
     // From a revision in the middle: only later events.
@@ -399,17 +425,22 @@ pub async fn watch_during_writes(s: &SharedStorage, root: &str) {
 /// A watch only sees keys under its prefix.
 pub async fn watch_prefix_filter(s: &SharedStorage, root: &str) {
     let start = s.current_revision().await.expect("rev");
-    let mut w = s
-        .watch(&format!("{root}a/"), start)
+    let mut w = s.watch(&format!("{root}a/"), start).await.expect("watch");
+    s.create(&format!("{root}ab/1"), val("no"))
         .await
-        .expect("watch");
-    s.create(&format!("{root}ab/1"), val("no")).await.expect("c");
+        .expect("c");
     s.create(&format!("{root}b/1"), val("no")).await.expect("c");
     s.create(&format!("{root}a"), val("no")).await.expect("c");
-    s.create(&format!("{root}a/1"), val("yes")).await.expect("c");
+    s.create(&format!("{root}a/1"), val("yes"))
+        .await
+        .expect("c");
     expect_put(&next_event(&mut w).await, &format!("{root}a/1"), "yes");
-    s.create(&format!("{root}ab/2"), val("no")).await.expect("c");
-    s.create(&format!("{root}a/2"), val("yes")).await.expect("c");
+    s.create(&format!("{root}ab/2"), val("no"))
+        .await
+        .expect("c");
+    s.create(&format!("{root}a/2"), val("yes"))
+        .await
+        .expect("c");
     expect_put(&next_event(&mut w).await, &format!("{root}a/2"), "yes");
 }
 
@@ -443,7 +474,9 @@ pub async fn watch_delete_carries_prev(s: &SharedStorage, root: &str) {
 
 /// A range at a revision newer than the current one gives FutureRevision.
 pub async fn future_revision(s: &SharedStorage, root: &str) {
-    s.create(&format!("{root}k"), val("v")).await.expect("create");
+    s.create(&format!("{root}k"), val("v"))
+        .await
+        .expect("create");
     let cur = s.current_revision().await.expect("rev");
     let err = s
         .range(root, None, cur + 100, 0)
@@ -459,7 +492,9 @@ pub async fn future_revision(s: &SharedStorage, root: &str) {
 pub async fn count(s: &SharedStorage, root: &str) {
     assert_eq!(s.count(root).await.expect("count"), 0);
     for i in 0..7 {
-        s.create(&format!("{root}p/{i}"), val("v")).await.expect("c");
+        s.create(&format!("{root}p/{i}"), val("v"))
+            .await
+            .expect("c");
     }
     s.create(&format!("{root}pp/x"), val("v")).await.expect("c");
     s.delete(&format!("{root}p/3"), None).await.expect("d");
@@ -491,7 +526,11 @@ pub async fn concurrent_creates(s: &SharedStorage, root: &str) {
         kvs.extend(h.await.expect("task"));
     }
     for kv in &kvs {
-        assert!(revs.insert(kv.mod_revision), "revision {} reused", kv.mod_revision);
+        assert!(
+            revs.insert(kv.mod_revision),
+            "revision {} reused",
+            kv.mod_revision
+        );
     }
     assert_eq!(revs.len(), TASKS * PER_TASK);
     let all = s.range(root, None, 0, 0).await.expect("range");
