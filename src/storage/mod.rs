@@ -2,6 +2,11 @@
 //! mod-revision, watch from a revision and compaction. `sqlite` and `etcd` implement [`Storage`] and pass
 //! the same suite in [`suite`].
 
+pub mod etcd;
+pub mod sqlite;
+pub mod suite;
+
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -147,8 +152,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Replaces `key` if its mod revision is `expected_mod_revision`
     /// ([`StorageError::Conflict`] otherwise, [`StorageError::NotFound`] when absent).
-    async fn update(&self, key: &str, value: Bytes, expected_mod_revision: Revision)
-        -> Result<KeyValue>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected_mod_revision: Revision,
+    ) -> Result<KeyValue>;
 
     /// Deletes `key`, guarded by its mod revision when given; returns the delete's revision and the
     /// last state of the key.
@@ -171,3 +180,33 @@ pub trait Storage: Send + Sync + 'static {
 
 /// A shared handle to a storage backend.
 pub type SharedStorage = Arc<dyn Storage>;
+
+/// Opens the datastore named by `datastore_endpoint`: empty → SQLite at `<data_dir>/db/state.db`,
+/// `http://...` (comma-separated list) → etcd.
+pub async fn open(datastore_endpoint: &str, data_dir: &Path) -> Result<SharedStorage> {
+    let endpoint = datastore_endpoint.trim();
+    if endpoint.is_empty() {
+        let dir = data_dir.join("db");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            StorageError::Backend(format!(
+                "creating datastore directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let store = sqlite::SqliteStorage::open(&dir.join("state.db")).await?;
+        return Ok(Arc::new(store));
+    }
+    let endpoints: Vec<String> = endpoint
+        .split(',')
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if endpoints.iter().all(|e| e.starts_with("http://")) {
+        let store = etcd::EtcdStorage::connect(&endpoints).await?;
+        return Ok(Arc::new(store));
+    }
+    Err(StorageError::Backend(format!(
+        "unsupported datastore endpoint {datastore_endpoint:?}: use an empty endpoint for the \
+         embedded SQLite store or a comma-separated list of http:// etcd URLs"
+    )))
+}
