@@ -3,7 +3,9 @@
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod openapi;
 pub mod pki;
+pub mod printers;
 pub mod protobuf;
 pub mod server;
 pub mod storage;
