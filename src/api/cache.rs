@@ -234,8 +234,11 @@ impl WatchCache {
     /// Waits until the cache has applied `revision` (or `timeout` passes; returns false then).
     pub async fn wait_for(&self, revision: Revision, timeout: Duration) -> bool {
         let mut rx = self.revision_tx.subscribe();
-        let fut = rx.wait_for(|r| *r >= revision);
-        matches!(tokio::time::timeout(timeout, fut).await, Ok(Ok(_)))
+        let ok = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|r| *r >= revision)).await,
+            Ok(Ok(_))
+        );
+        ok
     }
 
     /// Waits until the cache has caught up with the storage's current revision.

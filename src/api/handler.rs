@@ -488,10 +488,10 @@ fn field_validation(app: &App, res: &ResourceEntry, query: &Query, headers: &Hea
     }
     let mut problems = Vec::new();
     if codec::content_type(headers) == "application/json" {
-        problems.extend(crate::openapi::duplicate_fields(raw).into_iter().map(|f| format!("duplicate field \"{f}\"")));
+        problems.extend(crate::openapi::duplicate_fields(raw));
     }
     if !res.rt.schema_name.is_empty() {
-        problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj).into_iter().map(|f| format!("unknown field \"{f}\"")));
+        problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj));
     }
     if problems.is_empty() {
         return Ok(Vec::new());
