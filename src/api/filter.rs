@@ -4,14 +4,7 @@ use serde_json::Value;
 
 use super::errors::{ApiError, ApiResult};
 use super::object::ObjectMeta;
-
-/// One `field=value` / `field!=value` requirement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct FieldRequirement {
-    field: String,
-    value: String,
-    equal: bool,
-}
+use crate::printers::{field_value, parse_field_selector, FieldOp, FieldRequirement};
 
 /// One label requirement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,26 +36,12 @@ impl Filter {
             f.labels = parse_labels(l)?;
         }
         if let Some(s) = field.filter(|s| !s.trim().is_empty()) {
-            for part in s.split(',') {
-                let (field, value, equal) = if let Some((a, b)) = part.split_once("!=") {
-                    (a, b, false)
-                } else if let Some((a, b)) = part.split_once("==") {
-                    (a, b, true)
-                } else if let Some((a, b)) = part.split_once('=') {
-                    (a, b, true)
-                } else {
-                    return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
-                };
-                let field = field.trim().to_string();
-                if field_value(group, kind, &Value::Null, &field).is_none() {
-                    return Err(ApiError::bad_request(format!("field label not supported: {field}")));
-                }
-                f.fields.push(FieldRequirement {
-                    field,
-                    value: value.trim().to_string(),
-                    equal,
-                });
+            let reqs = parse_field_selector(s).map_err(ApiError::bad_request)?;
+            for r in &reqs {
+                field_value(group, kind, &Value::Null, &r.field)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
             }
+            f.fields = reqs;
         }
         Ok(f)
     }
@@ -76,7 +55,7 @@ impl Filter {
     pub fn pinned_name(&self) -> Option<&str> {
         self.fields
             .iter()
-            .find(|f| f.equal && f.field == "metadata.name")
+            .find(|f| f.op == FieldOp::Equals && f.field == "metadata.name")
             .map(|f| f.value.as_str())
     }
 
@@ -91,9 +70,8 @@ impl Filter {
             LabelRequirement::NotExists(k) => label(k).is_none(),
         });
         labels_ok
-            && self.fields.iter().all(|r| {
-                let v = field_value(&self.group, &self.kind, obj, &r.field).flatten().unwrap_or_default();
-                (v == r.value) == r.equal
+            && crate::printers::matches(&self.fields, |field| {
+                field_value(&self.group, &self.kind, obj, field).ok().flatten()
             })
     }
 }
@@ -141,44 +119,3 @@ fn set_values(s: &str) -> Option<Vec<String>> {
     Some(inner.split(',').map(|v| v.trim().to_string()).collect())
 }
 
-/// The value of a selectable field of an object: `None` when the field is not selectable for the
-/// kind, `Some(None)` when selectable but absent.
-pub fn field_value(group: &str, kind: &str, obj: &Value, field: &str) -> Option<Option<String>> {
-    let _ = group;
-    let path = |p: &[&str]| {
-        let mut cur = obj;
-        for s in p {
-            cur = cur.get(s)?;
-        }
-        Some(match cur {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        })
-    };
-    match field {
-        "metadata.name" => Some(Some(obj.name().to_string())),
-        "metadata.namespace" => Some(Some(obj.namespace().to_string())),
-        _ => {
-            let supported: &[&str] = match kind {
-                "Pod" => &["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
-                "Event" => &["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
-                "Secret" => &["type"],
-                "Namespace" => &["status.phase"],
-                "Node" => &["spec.unschedulable"],
-                "ReplicationController" | "ReplicaSet" => &["status.replicas"],
-                "Job" => &["status.successful"],
-                _ => &[],
-            };
-            if !supported.contains(&field) {
-                return None;
-            }
-            let parts: Vec<&str> = field.split('.').collect();
-            let v = path(&parts);
-            Some(match (field, v) {
-                ("spec.hostNetwork", None) | ("spec.unschedulable", None) => Some("false".into()),
-                (_, v) => v,
-            })
-        }
-    }
-}
