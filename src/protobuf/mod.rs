@@ -15,6 +15,7 @@
 //! tell them from unset) except for required fields; zero numbers and `false`
 //! are kept since they may be meaningful pointer values (`replicas: 0`).
 
+#[rustfmt::skip]
 mod descriptors;
 mod table;
 #[cfg(test)]
