@@ -3,7 +3,8 @@
 
 Usage (from the repository root):
 
-    python3 tools/gen_protobuf_descriptors.py [--k8s-pb DIR] [--k8s-openapi DIR] [--out FILE]
+    python3 tools/gen_protobuf_descriptors.py [--k8s-pb DIR] [--k8s-openapi DIR] [--out FILE] \
+        2> tools/protobuf_descriptors_report.txt
 
 By default the crate sources are looked up in ~/.cargo/registry/src/*/k8s-pb-0.9.0
 and ~/.cargo/registry/src/*/k8s-openapi-0.29.0 (feature v1_33).
@@ -12,7 +13,11 @@ The k8s-pb (prost) sources give every protobuf message with its fields, tags,
 wire kinds and message types.  prost snake_cases the proto field names
 (`podIPs` -> `pod_i_ps`), so the JSON names are recovered from k8s-openapi's
 Deserialize impls (`"podIPs" => Field::Key_pod_ips`), matching on the name
-lowercased with `_`, `-` and `$` removed.  A mapping report is printed on stderr.
+lowercased with `_`, `-` and `$` removed (falling back to a same-named type
+in another version, then the first word of the prost doc comment, then a
+unique JSON name anywhere in k8s-openapi, then camelCase).  Embedded Go structs
+(`json:",inline"`, e.g. Volume.volumeSource) are detected and flattened.
+A mapping report (which rule named each field) is printed on stderr.
 """
 import argparse
 import glob
@@ -84,6 +89,10 @@ KEEP_EMPTY = {
     ("k8s.io.api.core.v1.PersistentVolumeClaimSpec", "storageClassName"),
     ("k8s.io.api.core.v1.PersistentVolumeClaimSpec", "volumeAttributesClassName"),
 }
+
+# prost field name -> JSON name, for fields newer than k8s-openapi whose
+# camelCased prost name would lose an acronym.
+OVERRIDES = {"share_id": "shareID"}
 
 # (k8s-openapi dir, lowercase type name) -> JSON names of required fields; filled by parse_openapi.
 REQUIRED = {}
@@ -268,11 +277,12 @@ def main():
         for tag, fname, kind, label, ref, doc_word in sorted(fields):
             n = norm(fname)
             target = by_name[full[ref]] if ref else None
-            if st is not None and n in st:
+            if fname in OVERRIDES:
+                json = OVERRIDES[fname]
+            elif st is not None and n in st:
                 json = st[n]
             elif (
                 st is not None
-                and how in ("exact", "sibling")
                 and fname not in ("spec", "status", "metadata")
                 and special == "None"
                 and kind == "Msg"

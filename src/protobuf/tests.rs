@@ -1104,9 +1104,8 @@ fn nesting_depth_is_bounded() {
         &nested(20),
     ))
     .expect("shallow schema decodes");
-    assert_eq!(
-        ok["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["not"]["not"]["not"].is_object(),
-        true
+    assert!(
+        ok["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["not"]["not"]["not"].is_object()
     );
     assert_eq!(
         decode(&envelope(
@@ -1221,4 +1220,59 @@ fn descriptor_table_is_consistent() {
     ] {
         assert!(find_message(av, kind).is_some(), "{av} {kind}");
     }
+}
+
+#[test]
+fn ingress_inline_rule_value() {
+    use k8s_pb::api::networking::v1 as pbnet;
+    let ing = pbnet::Ingress {
+        metadata: Some(pbmeta::ObjectMeta {
+            name: s("web"),
+            namespace: s("default"),
+            ..Default::default()
+        }),
+        spec: Some(pbnet::IngressSpec {
+            ingress_class_name: s("traefik"),
+            rules: vec![pbnet::IngressRule {
+                host: s("example.com"),
+                ingress_rule_value: Some(pbnet::IngressRuleValue {
+                    http: Some(pbnet::HttpIngressRuleValue {
+                        paths: vec![pbnet::HttpIngressPath {
+                            path: s("/"),
+                            path_type: s("Prefix"),
+                            backend: Some(pbnet::IngressBackend {
+                                service: Some(pbnet::IngressServiceBackend {
+                                    name: s("web"),
+                                    port: Some(pbnet::ServiceBackendPort {
+                                        name: s(""),
+                                        number: Some(80),
+                                    }),
+                                }),
+                                resource: None,
+                            }),
+                        }],
+                    }),
+                }),
+            }],
+            ..Default::default()
+        }),
+        status: None,
+    };
+    check::<k8s_openapi::api::networking::v1::Ingress, _>(
+        "networking.k8s.io/v1",
+        "Ingress",
+        &ing,
+        json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "ingressClassName": "traefik",
+                "rules": [{"host": "example.com", "http": {"paths": [{
+                    "path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}
+                }]}}]
+            }
+        }),
+    );
 }
