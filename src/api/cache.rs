@@ -226,6 +226,16 @@ impl WatchCache {
         self.revision_tx.send_replace(revision);
     }
 
+    /// Drops event history at or below `revision` (after the storage compacted it), so watches
+    /// from there get 410 as they would from storage.
+    pub fn compact(&self, revision: Revision) {
+        let mut st = self.state.write();
+        while st.history.front().is_some_and(|e| e.revision <= revision) {
+            st.history.pop_front();
+        }
+        st.history_floor = st.history_floor.max(revision);
+    }
+
     /// The newest revision the cache has applied.
     pub fn revision(&self) -> Revision {
         self.state.read().revision

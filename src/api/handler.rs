@@ -218,24 +218,47 @@ fn not_found_path() -> Response {
 }
 
 async fn read_body(req: Request<Body>) -> ApiResult<(HeaderMap, bytes::Bytes)> {
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
-        if len > MAX_BODY {
-            return Err(ApiError::too_large(MAX_BODY));
-        }
-    }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok((parts.headers, c.to_bytes())),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                Err(ApiError::too_large(MAX_BODY))
-            } else {
-                Err(ApiError::bad_request(format!("error reading request body: {e}")))
+    let (parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::new();
+    let mut too_large = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY);
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped), up to a hard cap, so that HTTP/2 clients get
+    // the 413 instead of a reset stream.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => return Err(ApiError::bad_request(format!("error reading request body: {e}"))),
+            Ok(None) => break,
+            Err(_) => return Err(ApiError::timeout("timed out reading the request body")),
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > MAX_BODY {
+                too_large = true;
             }
+            if too_large {
+                if seen > MAX_DRAIN {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
         }
     }
+    if too_large {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok((parts.headers, buf.freeze()))
 }
+
+/// The most of an oversized body that is read before answering 413.
+const MAX_DRAIN: usize = 64 * 1024 * 1024;
 
 type Handled = Result<(&'static str, Response), (&'static str, ApiError)>;
 

@@ -88,6 +88,9 @@ where
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
     crate::api::namespace::resume_all(app.clone());
+    if !cfg.etcd_compaction_interval.is_zero() {
+        tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
+    }
     app.ready.store(true, Ordering::SeqCst);
     tracing::info!(address = %addr, elapsed_ms = started.elapsed().as_millis() as u64, "skiff server is ready");
 
@@ -135,6 +138,28 @@ async fn accept_loop(listener: TcpListener, tls: TlsAcceptor, router: Router) {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+/// Compacts storage history every `interval`, up to the revision seen one interval earlier (as
+/// kube-apiserver does), so that at least one interval of history stays for watches.
+async fn compactor(app: Arc<App>, interval: Duration) {
+    let mut previous: Option<i64> = None;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let store = &app.store;
+        if let Some(rev) = previous {
+            match store.storage.compact(rev).await {
+                Ok(()) | Err(crate::storage::StorageError::Compacted { .. }) => {
+                    store.cache.compact(rev);
+                    tracing::debug!(revision = rev, "compacted storage");
+                }
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+        previous = store.storage.current_revision().await.ok();
     }
 }
 

@@ -220,3 +220,48 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A real etcd (Debian's etcd-server) on free ports with a temp data dir; killed on drop.
+pub struct Etcd {
+    child: Child,
+    /// Client URL, e.g. `http://127.0.0.1:2379`.
+    pub endpoint: String,
+    dir: tempfile::TempDir,
+}
+
+impl Etcd {
+    /// Starts etcd and waits until its client port accepts connections.
+    pub fn start() -> Etcd {
+        let bin = "/usr/bin/etcd";
+        assert!(Path::new(bin).exists(), "{bin} is missing: install etcd-server (CI installs it)");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let client = free_port();
+        let peer = free_port();
+        let endpoint = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).expect("log");
+        let child = Command::new(bin)
+            .arg("--name=skiff-test")
+            .arg(format!("--data-dir={}", dir.path().join("data").display()))
+            .arg(format!("--listen-client-urls={endpoint}"))
+            .arg(format!("--advertise-client-urls={endpoint}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=skiff-test={peer_url}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        let ok = eventually(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", client)).is_ok());
+        assert!(ok, "etcd did not listen in time");
+        Etcd { child, endpoint, dir }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
