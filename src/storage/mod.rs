@@ -147,8 +147,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Replaces `key` if its mod revision is `expected_mod_revision`
     /// ([`StorageError::Conflict`] otherwise, [`StorageError::NotFound`] when absent).
-    async fn update(&self, key: &str, value: Bytes, expected_mod_revision: Revision)
-        -> Result<KeyValue>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected_mod_revision: Revision,
+    ) -> Result<KeyValue>;
 
     /// Deletes `key`, guarded by its mod revision when given; returns the delete's revision and the
     /// last state of the key.
