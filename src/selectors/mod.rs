@@ -306,7 +306,7 @@ impl Selector {
     }
 
     /// Adds requirements (kept sorted by key), as upstream's `Add`.
-    pub fn add(mut self, reqs: impl IntoIterator<Item = Requirement>) -> Selector {
+    pub fn with_requirements(mut self, reqs: impl IntoIterator<Item = Requirement>) -> Selector {
         if self.nothing {
             return self;
         }
@@ -339,7 +339,7 @@ impl Selector {
             operator: Operator::Equals,
             values: vec![v.to_string()],
         });
-        Selector::everything().add(reqs)
+        Selector::everything().with_requirements(reqs)
     }
 
     /// Parses the query-string syntax (upstream `labels.Parse`).
@@ -414,7 +414,7 @@ impl Selector {
                 .unwrap_or_default();
             reqs.push(Requirement::new(key, op, values)?);
         }
-        Ok(Selector::everything().add(reqs))
+        Ok(Selector::everything().with_requirements(reqs))
     }
 }
 

@@ -157,16 +157,12 @@ pub fn secret(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
                 }
             }
         }
-        "kubernetes.io/basic-auth" => {
-            if get("username").is_none() && get("password").is_none() {
-                v.push(FieldError::required("data[username]", ""));
-                v.push(FieldError::required("data[password]", ""));
-            }
+        "kubernetes.io/basic-auth" if get("username").is_none() && get("password").is_none() => {
+            v.push(FieldError::required("data[username]", ""));
+            v.push(FieldError::required("data[password]", ""));
         }
-        "kubernetes.io/ssh-auth" => {
-            if get("ssh-privatekey").is_none_or(|d| d.is_empty()) {
-                v.push(FieldError::required("data[ssh-privatekey]", ""));
-            }
+        "kubernetes.io/ssh-auth" if get("ssh-privatekey").is_none_or(|d| d.is_empty()) => {
+            v.push(FieldError::required("data[ssh-privatekey]", ""));
         }
         "kubernetes.io/tls" => {
             if get("tls.crt").is_none() {
@@ -1427,16 +1423,14 @@ pub fn persistent_volume_claim(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
     let has_raw = res.pointer("/requests/storage").is_some();
     match reqs.iter().find(|(n, _)| n == "storage") {
         None if !has_raw => v.push(FieldError::required(&storage_path, "")),
-        None => {}
-        Some((_, q)) => {
-            if q.is_negative() || q.is_zero() {
-                v.push(FieldError::invalid(
-                    &storage_path,
-                    q.to_string(),
-                    NOT_POSITIVE,
-                ));
-            }
+        Some((_, q)) if q.is_negative() || q.is_zero() => {
+            v.push(FieldError::invalid(
+                &storage_path,
+                q.to_string(),
+                NOT_POSITIVE,
+            ));
         }
+        _ => {}
     }
     let sc = v.string(&spec, "storageClassName", "spec");
     if !sc.is_empty() {
