@@ -17,7 +17,14 @@ fn stale_update_conflicts_and_duplicate_create_already_exists() {
     let s = Server::start();
     let ns = common::unique_ns("conflict");
     s.kubectl_ok(&["create", "ns", &ns]);
-    s.kubectl_ok(&["-n", &ns, "create", "configmap", "cfg", "--from-literal=a=1"]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=1",
+    ]);
     let stale = s.kubectl_ok(&["-n", &ns, "get", "cm", "cfg", "-o", "json"]);
     s.kubectl_ok(&["-n", &ns, "label", "cm", "cfg", "bump=1"]);
     let out = s.kubectl_stdin(&["replace", "-f", "-"], Some(&stale));
@@ -28,14 +35,23 @@ fn stale_update_conflicts_and_duplicate_create_already_exists() {
         "Error from server (Conflict): error when replacing \"STDIN\": Operation cannot be fulfilled on configmaps \"cfg\": the object has been modified; please apply your changes to the latest version and try again"
     );
 
-    let manifest = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: {ns}\n");
+    let manifest =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: {ns}\n");
     let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&manifest));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
         "Error from server (AlreadyExists): error when creating \"STDIN\": configmaps \"cfg\" already exists"
     );
 
-    let (code, body) = s.curl(&[&format!("/api/v1/namespaces/{ns}/configmaps"), "-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"}}"#]);
+    let (code, body) = s.curl(&[
+        &format!("/api/v1/namespaces/{ns}/configmaps"),
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"}}"#,
+    ]);
     assert_eq!(code, 409);
     assert_eq!(
         body,
@@ -46,13 +62,26 @@ fn stale_update_conflicts_and_duplicate_create_already_exists() {
 #[test]
 fn invalid_name_is_422_with_field_path() {
     let s = Server::start();
-    let out = s.kubectl_stdin(&["create", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n"));
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        Some(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\n",
+        ),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
         "The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     );
-    let (code, body) = s.curl(&["/api/v1/namespaces/default/configmaps", "-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"metadata":{"name":"Bad_Name"}}"#]);
+    let (code, body) = s.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"metadata":{"name":"Bad_Name"}}"#,
+    ]);
     assert_eq!(code, 422);
     let st = status(&body);
     assert_eq!(st["reason"], "Invalid");
@@ -66,21 +95,54 @@ fn compacted_revisions_are_gone_for_list_and_watch() {
     let s = Server::start_with(&["--etcd-compaction-interval", "1s"]);
     let ns = common::unique_ns("gone");
     s.kubectl_ok(&["create", "ns", &ns]);
-    s.kubectl_ok(&["-n", &ns, "create", "configmap", "cfg", "--from-literal=a=1"]);
-    let old_rv = s.kubectl_ok(&["-n", &ns, "get", "cm", "cfg", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=1",
+    ]);
+    let old_rv = s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "get",
+        "cm",
+        "cfg",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     for i in 0..5 {
-        s.kubectl_ok(&["-n", &ns, "label", "--overwrite", "cm", "cfg", &format!("i={i}")]);
+        s.kubectl_ok(&[
+            "-n",
+            &ns,
+            "label",
+            "--overwrite",
+            "cm",
+            "cfg",
+            &format!("i={i}"),
+        ]);
     }
     // Two compaction intervals: the first remembers the revision, the second compacts up to it.
     std::thread::sleep(Duration::from_millis(2500));
-    let path = format!("/api/v1/namespaces/{ns}/configmaps?resourceVersion={old_rv}&resourceVersionMatch=Exact");
+    let path = format!(
+        "/api/v1/namespaces/{ns}/configmaps?resourceVersion={old_rv}&resourceVersionMatch=Exact"
+    );
     let (code, body) = s.curl(&[&path]);
     assert_eq!(code, 410, "{body}");
     let st = status(&body);
     assert_eq!(st["reason"], "Expired");
-    assert!(st["message"].as_str().unwrap_or("").starts_with(&format!("too old resource version: {old_rv}")), "{body}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("too old resource version: {old_rv}")),
+        "{body}"
+    );
 
-    let path = format!("/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={old_rv}&timeoutSeconds=2");
+    let path = format!(
+        "/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={old_rv}&timeoutSeconds=2"
+    );
     let (code, body) = s.curl(&[&path]);
     assert_eq!(code, 200);
     let ev = status(body.lines().next().unwrap_or(""));
@@ -89,7 +151,18 @@ fn compacted_revisions_are_gone_for_list_and_watch() {
     assert_eq!(ev["object"]["reason"], "Expired");
 
     // kubectl relists after a 410 on its own; a current list still works.
-    assert_eq!(s.kubectl_ok(&["-n", &ns, "get", "cm", "cfg", "-o", "jsonpath={.metadata.labels.i}"]), "4");
+    assert_eq!(
+        s.kubectl_ok(&[
+            "-n",
+            &ns,
+            "get",
+            "cm",
+            "cfg",
+            "-o",
+            "jsonpath={.metadata.labels.i}"
+        ]),
+        "4"
+    );
 }
 
 #[test]
@@ -106,17 +179,37 @@ fn no_client_certificate_is_401() {
 fn bad_requests_get_status_errors() {
     let s = Server::start();
     let post = |ct: &str, body: &str| {
-        s.curl(&["/api/v1/namespaces/default/configmaps", "-X", "POST", "-H", &format!("Content-Type: {ct}"), "--data-binary", body])
+        s.curl(&[
+            "/api/v1/namespaces/default/configmaps",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Content-Type: {ct}"),
+            "--data-binary",
+            body,
+        ])
     };
     let (code, body) = post("application/json", "{\"metadata\": {\"name\": \"x\",}}");
     assert_eq!(code, 400);
     let st = status(&body);
     assert_eq!(st["reason"], "BadRequest");
-    assert!(st["message"].as_str().unwrap_or("").contains("line 1 column"), "{body}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("line 1 column"),
+        "{body}"
+    );
 
     let (code, body) = post("application/yaml", "metadata:\n  name: [x\n");
     assert_eq!(code, 400, "{body}");
-    assert!(status(&body)["message"].as_str().unwrap_or("").contains("line"), "{body}");
+    assert!(
+        status(&body)["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("line"),
+        "{body}"
+    );
 
     let (code, body) = post("text/plain", "hello");
     assert_eq!(code, 415);
@@ -125,18 +218,41 @@ fn bad_requests_get_status_errors() {
     let (code, body) = post("application/vnd.kubernetes.protobuf", "not protobuf at all");
     assert_eq!(code, 400, "{body}");
 
-    let big = format!("{{\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}", "x".repeat(4 * 1024 * 1024));
+    let big = format!(
+        "{{\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
+        "x".repeat(4 * 1024 * 1024)
+    );
     let file = s.data_dir().join("big.json");
     std::fs::write(&file, big).expect("write");
-    let (code, body) = s.curl(&["/api/v1/namespaces/default/configmaps", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", &format!("@{}", file.display())]);
+    let (code, body) = s.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", file.display()),
+    ]);
     assert_eq!(code, 413);
     assert_eq!(status(&body)["reason"], "RequestEntityTooLarge");
 
-    let (code, body) = s.curl(&["/api/v1/namespaces/nope/configmaps", "-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"metadata":{"name":"x"}}"#]);
+    let (code, body) = s.curl(&[
+        "/api/v1/namespaces/nope/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"metadata":{"name":"x"}}"#,
+    ]);
     assert_eq!(code, 404);
     assert_eq!(status(&body)["message"], "namespaces \"nope\" not found");
 
-    let (code, body) = s.curl(&["/api/v1/namespaces/default/configmaps", "-H", "Accept: application/xml"]);
+    let (code, body) = s.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-H",
+        "Accept: application/xml",
+    ]);
     assert_eq!(code, 406, "{body}");
     assert_eq!(status(&body)["reason"], "NotAcceptable");
 
@@ -147,7 +263,10 @@ fn bad_requests_get_status_errors() {
     let (code, _) = s.curl(&["/apis/nope.example.com/v1/widgets"]);
     assert_eq!(code, 404);
     let err = s.kubectl_err(&["get", "widgets"]);
-    assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
+    assert!(
+        err.contains("the server doesn't have a resource type \"widgets\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,8 +276,15 @@ fn unknown_fields_follow_field_validation() {
     let out = s.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("strict decoding error: unknown field \"bogus\""), "{err}");
+    assert!(
+        err.contains("strict decoding error: unknown field \"bogus\""),
+        "{err}"
+    );
     let out = s.kubectl_stdin(&["create", "--validate=warn", "-f", "-"], Some(manifest));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Warning: unknown field \"bogus\""));
 }

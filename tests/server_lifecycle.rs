@@ -14,20 +14,49 @@ fn restart_keeps_objects_and_ca_and_sigterm_exits_cleanly() {
     let mut s = Server::start();
     let ns = common::unique_ns("restart");
     s.kubectl_ok(&["create", "ns", &ns]);
-    s.kubectl_ok(&["-n", &ns, "create", "configmap", "keep", "--from-literal=k=v"]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "keep",
+        "--from-literal=k=v",
+    ]);
     let ca = std::fs::read(s.data_dir().join("tls/ca.crt")).expect("ca");
     let kubeconfig = std::fs::read_to_string(s.kubeconfig()).expect("kubeconfig");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.kubeconfig()).expect("meta").permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(s.kubeconfig())
+            .expect("meta")
+            .permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
 
     let status = s.terminate().expect("exit status");
     assert!(status.success(), "SIGTERM exit: {status}");
     s.spawn();
-    assert_eq!(std::fs::read(s.data_dir().join("tls/ca.crt")).expect("ca"), ca, "CA changed across restart");
-    assert_eq!(std::fs::read_to_string(s.kubeconfig()).expect("kubeconfig"), kubeconfig, "admin credentials changed");
-    assert_eq!(s.kubectl_ok(&["-n", &ns, "get", "cm", "keep", "-o", "jsonpath={.data.k}"]), "v");
+    assert_eq!(
+        std::fs::read(s.data_dir().join("tls/ca.crt")).expect("ca"),
+        ca,
+        "CA changed across restart"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.kubeconfig()).expect("kubeconfig"),
+        kubeconfig,
+        "admin credentials changed"
+    );
+    assert_eq!(
+        s.kubectl_ok(&["-n", &ns, "get", "cm", "keep", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
     let names = s.kubectl_ok(&["get", "ns", "-o", "name"]);
-    assert_eq!(names.lines().filter(|l| l.starts_with("namespace/default")).count(), 1, "{names}");
+    assert_eq!(
+        names
+            .lines()
+            .filter(|l| l.starts_with("namespace/default"))
+            .count(),
+        1,
+        "{names}"
+    );
     let svcs = s.kubectl_ok(&["get", "svc", "-A", "-o", "name"]);
     assert_eq!(svcs, "service/kubernetes\n");
 }
@@ -51,15 +80,37 @@ fn acknowledged_creates_survive_kill_9() {
                 i += 1;
                 let body = format!(r#"{{"metadata":{{"name":"{name}"}},"data":{{"i":"{i}"}}}}"#);
                 let out = std::process::Command::new("curl")
-                    .args(["-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
-                    .arg("--cacert").arg(tls.join("ca.crt"))
-                    .arg("--cert").arg(tls.join("admin.crt"))
-                    .arg("--key").arg(tls.join("admin.key"))
-                    .args(["-X", "POST", "-H", "Content-Type: application/json", "-d", &body])
-                    .arg(format!("https://127.0.0.1:{port}/api/v1/namespaces/default/configmaps"))
+                    .args([
+                        "-sS",
+                        "--max-time",
+                        "5",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                    ])
+                    .arg("--cacert")
+                    .arg(tls.join("ca.crt"))
+                    .arg("--cert")
+                    .arg(tls.join("admin.crt"))
+                    .arg("--key")
+                    .arg(tls.join("admin.key"))
+                    .args([
+                        "-X",
+                        "POST",
+                        "-H",
+                        "Content-Type: application/json",
+                        "-d",
+                        &body,
+                    ])
+                    .arg(format!(
+                        "https://127.0.0.1:{port}/api/v1/namespaces/default/configmaps"
+                    ))
                     .output();
                 match out {
-                    Ok(o) if String::from_utf8_lossy(&o.stdout) == "201" => acked.lock().expect("lock").push(name),
+                    Ok(o) if String::from_utf8_lossy(&o.stdout) == "201" => {
+                        acked.lock().expect("lock").push(name)
+                    }
                     _ => {}
                 }
             }
@@ -72,11 +123,22 @@ fn acknowledged_creates_survive_kill_9() {
         let _ = w.join();
     }
     let acked = acked.lock().expect("lock").clone();
-    assert!(acked.len() > 20, "too few creates before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "too few creates before the kill: {}",
+        acked.len()
+    );
     s.spawn();
     let listed = s.kubectl_ok(&["-n", "default", "get", "cm", "-o", "name"]);
-    let missing: Vec<&String> = acked.iter().filter(|n| !listed.contains(&format!("configmap/{n}\n"))).collect();
-    assert!(missing.is_empty(), "{} acknowledged creates lost after kill -9: {missing:?}", missing.len());
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|n| !listed.contains(&format!("configmap/{n}\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged creates lost after kill -9: {missing:?}",
+        missing.len()
+    );
 }
 
 #[test]
@@ -85,16 +147,44 @@ fn api_on_real_etcd() {
     let mut s = Server::start_with(&["--datastore-endpoint", &etcd.endpoint]);
     let ns = common::unique_ns("etcd");
     s.kubectl_ok(&["create", "ns", &ns]);
-    s.kubectl_ok(&["-n", &ns, "create", "configmap", "cfg", "--from-literal=a=1"]);
-    s.kubectl_ok(&["-n", &ns, "create", "deployment", "web", "--image=busybox:1.35"]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=1",
+    ]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox:1.35",
+    ]);
     s.kubectl_ok(&["-n", &ns, "label", "cm", "cfg", "x=y"]);
-    assert_eq!(s.kubectl_ok(&["-n", &ns, "get", "cm", "-l", "x=y", "-o", "name"]), "configmap/cfg\n");
+    assert_eq!(
+        s.kubectl_ok(&["-n", &ns, "get", "cm", "-l", "x=y", "-o", "name"]),
+        "configmap/cfg\n"
+    );
     let stale = s.kubectl_ok(&["-n", &ns, "get", "cm", "cfg", "-o", "json"]);
     s.kubectl_ok(&["-n", &ns, "label", "cm", "cfg", "y=z"]);
     let out = s.kubectl_stdin(&["replace", "-f", "-"], Some(&stale));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(Conflict)"));
     s.terminate();
     s.spawn();
-    assert_eq!(s.kubectl_ok(&["-n", &ns, "get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]), "busybox:1.35");
+    assert_eq!(
+        s.kubectl_ok(&[
+            "-n",
+            &ns,
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}"
+        ]),
+        "busybox:1.35"
+    );
     s.kubectl_ok(&["delete", "ns", &ns, "--timeout=30s"]);
 }

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::errors::{ApiError, ApiResult};
 use super::object::ObjectMeta;
-use crate::selectors::Selector;
 use crate::printers::{field_value, parse_field_selector, FieldOp, FieldRequirement};
+use crate::selectors::Selector;
 
 /// The label and field selectors of a request.
 #[derive(Clone, Debug, Default)]
@@ -18,7 +18,12 @@ pub struct Filter {
 
 impl Filter {
     /// Parses the `labelSelector` and `fieldSelector` query parameters for a kind.
-    pub fn parse(label: Option<&str>, field: Option<&str>, group: &str, kind: &str) -> ApiResult<Filter> {
+    pub fn parse(
+        label: Option<&str>,
+        field: Option<&str>,
+        group: &str,
+        kind: &str,
+    ) -> ApiResult<Filter> {
         let mut f = Filter {
             group: group.to_string(),
             kind: kind.to_string(),
@@ -57,8 +62,9 @@ impl Filter {
         let labels_ok = self.labels.matches(obj.labels().unwrap_or(&empty));
         labels_ok
             && crate::printers::matches(&self.fields, |field| {
-                field_value(&self.group, &self.kind, obj, field).ok().flatten()
+                field_value(&self.group, &self.kind, obj, field)
+                    .ok()
+                    .flatten()
             })
     }
 }
-

@@ -28,5 +28,11 @@ pub fn validate(res: &ResourceEntry, obj: &Value, old: Option<&Value>) -> ApiRes
             field: e.field.clone(),
         })
         .collect();
-    Err(ApiError::invalid(&res.rt.group, &res.rt.kind, name, message, causes))
+    Err(ApiError::invalid(
+        &res.rt.group,
+        &res.rt.kind,
+        name,
+        message,
+        causes,
+    ))
 }

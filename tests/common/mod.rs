@@ -32,7 +32,12 @@ impl Server {
     /// Starts a server with extra arguments.
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut s = Server { child: None, dir, port: free_port(), args: args.iter().map(|s| s.to_string()).collect() };
+        let mut s = Server {
+            child: None,
+            dir,
+            port: free_port(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
         s.spawn();
         s
     }
@@ -84,7 +89,10 @@ impl Server {
                 return;
             }
             if start.elapsed() > timeout {
-                panic!("skiff server not ready after {timeout:?}; log:\n{}", self.log());
+                panic!(
+                    "skiff server not ready after {timeout:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -134,12 +142,21 @@ impl Server {
         cmd.args(args)
             .env("KUBECONFIG", self.kubeconfig())
             .env("HOME", self.dir.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn kubectl");
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
         }
         child.wait_with_output().expect("kubectl output")
     }
@@ -171,7 +188,11 @@ impl Server {
     /// Runs kubectl expecting failure; returns stderr.
     pub fn kubectl_err(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -185,10 +206,19 @@ impl Server {
         let tls = self.dir.path().join("tls");
         let url = format!("https://127.0.0.1:{}{}", self.port, args[0]);
         let mut cmd = Command::new("curl");
-        cmd.arg("-sS").arg("--max-time").arg("20").arg("-o").arg("-").arg("-w").arg("\n%{http_code}");
+        cmd.arg("-sS")
+            .arg("--max-time")
+            .arg("20")
+            .arg("-o")
+            .arg("-")
+            .arg("-w")
+            .arg("\n%{http_code}");
         cmd.arg("--cacert").arg(tls.join("ca.crt"));
         if with_cert {
-            cmd.arg("--cert").arg(tls.join("admin.crt")).arg("--key").arg(tls.join("admin.key"));
+            cmd.arg("--cert")
+                .arg(tls.join("admin.crt"))
+                .arg("--key")
+                .arg(tls.join("admin.key"));
         }
         cmd.args(&args[1..]).arg(url);
         let out = cmd.output().expect("curl");
@@ -206,7 +236,10 @@ impl Drop for Server {
 
 /// A unique namespace name for a test.
 pub fn unique_ns(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// Polls `f` until it returns true or `timeout` passes.
@@ -233,7 +266,10 @@ impl Etcd {
     /// Starts etcd and waits until its client port accepts connections.
     pub fn start() -> Etcd {
         let bin = "/usr/bin/etcd";
-        assert!(Path::new(bin).exists(), "{bin} is missing: install etcd-server (CI installs it)");
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: install etcd-server (CI installs it)"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let client = free_port();
         let peer = free_port();
@@ -253,9 +289,15 @@ impl Etcd {
             .stderr(log)
             .spawn()
             .expect("start etcd");
-        let ok = eventually(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", client)).is_ok());
+        let ok = eventually(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", client)).is_ok()
+        });
         assert!(ok, "etcd did not listen in time");
-        Etcd { child, endpoint, dir }
+        Etcd {
+            child,
+            endpoint,
+            dir,
+        }
     }
 }
 
