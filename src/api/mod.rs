@@ -17,6 +17,8 @@ pub mod patch;
 pub mod registry;
 pub mod request;
 pub mod resource;
+pub mod response;
+pub mod rest;
 pub mod store;
 pub mod strategy;
 pub mod table;

@@ -1,0 +1,408 @@
+//! Resource requests: verbs on collections, objects and subresources, over the generic store.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::response::Response;
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{json, Map, Value};
+
+use super::codec::{self, Format, MAX_BODY};
+use super::errors::{ApiError, ApiResult};
+use super::filter::Filter;
+use super::handler::App;
+use super::object::ObjectMeta;
+use super::patch;
+use super::registry::ResourceEntry;
+use super::request::{self, Query, RequestInfo};
+use super::response::{
+    json_response, list_response, not_found_path, object_response, with_warnings,
+};
+use super::store::{DeleteOutcome, ListResult, Part};
+use super::table::IncludeObject;
+use super::watch;
+async fn read_body(req: Request<Body>) -> ApiResult<(HeaderMap, bytes::Bytes)> {
+    let (parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::new();
+    let mut too_large = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY);
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped), up to a hard cap, so that HTTP/2 clients get
+    // the 413 instead of a reset stream.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::bad_request(format!(
+                    "error reading request body: {e}"
+                )))
+            }
+            Ok(None) => break,
+            Err(_) => return Err(ApiError::timeout("timed out reading the request body")),
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > MAX_BODY {
+                too_large = true;
+            }
+            if too_large {
+                if seen > MAX_DRAIN {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    if too_large {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok((parts.headers, buf.freeze()))
+}
+
+/// The most of an oversized body that is read before answering 413.
+const MAX_DRAIN: usize = 64 * 1024 * 1024;
+
+/// A response with its verb, or an error with its verb (for metrics).
+pub type Handled = Result<(&'static str, Response), (&'static str, ApiError)>;
+
+/// Serves a request for a resource path: the verb follows from method, path and `watch`.
+pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>) -> Handled {
+    let store = &app.store;
+    let Some(res) = store
+        .registry
+        .find(&info.group, &info.version, &info.resource)
+    else {
+        return Ok(("", not_found_path()));
+    };
+    let query = Query::parse(req.uri().query());
+    let method = req.method().clone();
+    let format = codec::negotiate(req.headers()).map_err(|e| ("", e))?;
+    let ns = if res.rt.namespaced {
+        info.namespace.clone()
+    } else {
+        None
+    };
+    if !res.rt.namespaced && info.namespace.is_some() {
+        return Ok(("", not_found_path()));
+    }
+    let is_watch = info.watch_path || query.flag("watch");
+    let verb: &'static str = match (&method, info.name.is_some(), info.subresource.is_some()) {
+        (&Method::GET, false, _) if is_watch => "watch",
+        (&Method::GET, false, _) => "list",
+        (&Method::GET, true, _) if is_watch => "watch",
+        (&Method::GET, true, _) => "get",
+        (&Method::POST, false, _) => "create",
+        (&Method::PUT, true, _) => "update",
+        (&Method::PATCH, true, _) => "patch",
+        (&Method::DELETE, true, false) => "delete",
+        (&Method::DELETE, false, _) => "deletecollection",
+        _ => return Err(("", ApiError::method_not_allowed())),
+    };
+    let wrap = |e: ApiError| (verb, e);
+    if res.rt.namespaced && ns.is_none() && !matches!(verb, "list" | "watch") {
+        return Ok((verb, not_found_path()));
+    }
+    if !res.rt.verbs.iter().any(|v| v == verb) && info.subresource.is_none() {
+        return Err(wrap(ApiError::method_not_allowed()));
+    }
+    if let Some(sub) = &info.subresource {
+        if !res.rt.has_subresource(sub) {
+            return Ok((verb, not_found_path()));
+        }
+    }
+    let include = IncludeObject::parse(query.get("includeObject"))
+        .map_err(|m| wrap(ApiError::bad_request(m)))?;
+    let nsr = ns.as_deref();
+    let name = info.name.clone().unwrap_or_default();
+    let resp = match verb {
+        "list" => {
+            let opts = query.list_options().map_err(wrap)?;
+            let page = store.list(&res, nsr, &opts).await.map_err(wrap)?;
+            list_response(&res, page, format, include)
+        }
+        "watch" => {
+            let mut opts = query.list_options().map_err(wrap)?;
+            if info.name.is_some() {
+                opts.field_selector = Some(format!("metadata.name={name}"));
+            }
+            let filter = Filter::parse(
+                opts.label_selector.as_deref(),
+                opts.field_selector.as_deref(),
+                &res.rt.group,
+                &res.rt.kind,
+            )
+            .map_err(wrap)?;
+            let wopts = query.watch_options().map_err(wrap)?;
+            let rx = watch::start(store, res.clone(), nsr, filter, wopts, format, include)
+                .map_err(wrap)?;
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
+                .map(Ok::<_, std::convert::Infallible>);
+            let mut r = Response::new(Body::from_stream(stream));
+            let ct = match format {
+                Format::Table(v) => format!("application/json;as=Table;v={v};g=meta.k8s.io"),
+                _ => "application/json".to_string(),
+            };
+            if let Ok(h) = HeaderValue::from_str(&ct) {
+                r.headers_mut().insert("content-type", h);
+            }
+            r.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("no-cache, private"),
+            );
+            r
+        }
+        "get" => {
+            let obj = store.get(&res, nsr, &name).await.map_err(wrap)?;
+            let obj = match info.subresource.as_deref() {
+                None | Some("status") => obj,
+                Some("scale") => patch::scale_of(&obj).map_err(wrap)?,
+                Some(_) => return Err(wrap(ApiError::method_not_allowed())),
+            };
+            object_response(&res, StatusCode::OK, &obj, format, include)
+        }
+        "create" => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let opts = query.write_options().map_err(wrap)?;
+            let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
+            let obj = check_type(&res, obj).map_err(wrap)?;
+            let warnings =
+                field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
+            let created = store.create(&res, nsr, obj, &opts).await.map_err(wrap)?;
+            with_warnings(
+                object_response(&res, StatusCode::CREATED, &created, format, include),
+                &warnings,
+            )
+        }
+        "update" => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let opts = query.write_options().map_err(wrap)?;
+            let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
+            match info.subresource.as_deref() {
+                None | Some("status") | Some("finalize") => {
+                    let obj = check_type(&res, obj).map_err(wrap)?;
+                    let warnings =
+                        field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
+                    let part = match info.subresource.as_deref() {
+                        None => Part::Main,
+                        Some("status") => Part::Status,
+                        _ => Part::All,
+                    };
+                    let obj = if info.subresource.as_deref() == Some("finalize") {
+                        let finalizers = obj
+                            .pointer("/spec/finalizers")
+                            .cloned()
+                            .unwrap_or(json!([]));
+                        let rv = obj.meta_str("resourceVersion").map(str::to_string);
+                        store
+                            .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
+                                let mut n = old.clone();
+                                n["spec"]["finalizers"] = finalizers.clone();
+                                if let Some(rv) = &rv {
+                                    n.set_meta("resourceVersion", json!(rv));
+                                }
+                                Ok(n)
+                            })
+                            .await
+                            .map_err(wrap)?
+                    } else {
+                        let (v, created) = store
+                            .update(&res, nsr, &name, obj, part, &opts)
+                            .await
+                            .map_err(wrap)?;
+                        let code = if created {
+                            StatusCode::CREATED
+                        } else {
+                            StatusCode::OK
+                        };
+                        return Ok((
+                            verb,
+                            with_warnings(
+                                object_response(&res, code, &v, format, include),
+                                &warnings,
+                            ),
+                        ));
+                    };
+                    with_warnings(
+                        object_response(&res, StatusCode::OK, &obj, format, include),
+                        &warnings,
+                    )
+                }
+                Some("scale") => {
+                    let updated = store
+                        .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
+                            patch::apply_scale(old, &obj)
+                        })
+                        .await
+                        .map_err(wrap)?;
+                    object_response(
+                        &res,
+                        StatusCode::OK,
+                        &patch::scale_of(&updated).map_err(wrap)?,
+                        format,
+                        include,
+                    )
+                }
+                Some(_) => return Err(wrap(ApiError::method_not_allowed())),
+            }
+        }
+        "patch" => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let opts = query.write_options().map_err(wrap)?;
+            let ct = codec::content_type(&headers);
+            let kind = patch::PatchKind::from_content_type(&ct).map_err(wrap)?;
+            let patch_body = patch::parse_patch(kind, &body).map_err(wrap)?;
+            let part = match info.subresource.as_deref() {
+                None => Part::Main,
+                Some("status") => Part::Status,
+                Some("scale") => Part::All,
+                Some(_) => return Err(wrap(ApiError::method_not_allowed())),
+            };
+            let scale = info.subresource.as_deref() == Some("scale");
+            let updated = store
+                .guaranteed_update(&res, nsr, &name, part, &opts, |old| {
+                    if scale {
+                        let s = patch::scale_of(old)?;
+                        let patched = patch::apply(kind, &s, &patch_body)?;
+                        patch::apply_scale(old, &patched)
+                    } else {
+                        patch::apply(kind, old, &patch_body)
+                    }
+                })
+                .await
+                .map_err(wrap)?;
+            let out = if scale {
+                patch::scale_of(&updated).map_err(wrap)?
+            } else {
+                updated
+            };
+            object_response(&res, StatusCode::OK, &out, format, include)
+        }
+        "delete" => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let mut opts = query.delete_options().map_err(wrap)?;
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let b = codec::decode_body(&headers, &body).map_err(wrap)?;
+                request::merge_delete_body(&mut opts, &b).map_err(wrap)?;
+            }
+            match store.delete(&res, nsr, &name, &opts).await.map_err(wrap)? {
+                DeleteOutcome::Pending(obj) => {
+                    if res.rt.kind == "Namespace" && !opts.dry_run {
+                        super::namespace::spawn_cleanup(app.clone(), name.clone());
+                    }
+                    object_response(&res, StatusCode::OK, &obj, format, include)
+                }
+                DeleteOutcome::Deleted(obj) if res.strategy.return_deleted_object => {
+                    object_response(&res, StatusCode::OK, &obj, format, include)
+                }
+                DeleteOutcome::Deleted(obj) => {
+                    let mut details = Map::new();
+                    details.insert("name".into(), json!(name));
+                    if !res.rt.group.is_empty() {
+                        details.insert("group".into(), json!(res.rt.group));
+                    }
+                    details.insert("kind".into(), json!(res.rt.plural));
+                    details.insert("uid".into(), json!(obj.meta_str("uid").unwrap_or("")));
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
+                    json_response(StatusCode::OK, &status)
+                }
+            }
+        }
+        "deletecollection" => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let mut opts = query.delete_options().map_err(wrap)?;
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let b = codec::decode_body(&headers, &body).map_err(wrap)?;
+                request::merge_delete_body(&mut opts, &b).map_err(wrap)?;
+            }
+            let list = query.list_options().map_err(wrap)?;
+            let (items, rev) = store
+                .delete_collection(&res, nsr, &list, &opts)
+                .await
+                .map_err(wrap)?;
+            let items: Vec<Arc<Value>> = items.into_iter().map(Arc::new).collect();
+            list_response(
+                &res,
+                ListResult {
+                    items,
+                    revision: rev,
+                    continue_token: None,
+                    remaining: None,
+                },
+                format,
+                include,
+            )
+        }
+        _ => return Err(wrap(ApiError::method_not_allowed())),
+    };
+    Ok((verb, resp))
+}
+
+/// Checks `apiVersion`/`kind` of a body against the resource.
+fn check_type(res: &ResourceEntry, obj: Value) -> ApiResult<Value> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let expected = res.rt.api_version();
+    if !av.is_empty() && av != expected {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({expected})"
+        )));
+    }
+    if !kind.is_empty() && kind != res.rt.kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            res.rt.kind
+        )));
+    }
+    Ok(obj)
+}
+
+/// Applies `fieldValidation` (Strict → 400, Warn → warnings, Ignore) for unknown and duplicate fields.
+fn field_validation(
+    app: &App,
+    res: &ResourceEntry,
+    query: &Query,
+    headers: &HeaderMap,
+    raw: &[u8],
+    obj: &Value,
+) -> ApiResult<Vec<String>> {
+    let mode = query.get("fieldValidation").unwrap_or("Warn");
+    match mode {
+        "Ignore" => return Ok(Vec::new()),
+        "Strict" | "Warn" | "" => {}
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )))
+        }
+    }
+    let mut problems = Vec::new();
+    if codec::content_type(headers) == "application/json" {
+        problems.extend(crate::openapi::duplicate_fields(raw));
+    }
+    if !res.rt.schema_name.is_empty() {
+        problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj));
+    }
+    if problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    if mode == "Strict" {
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            problems.join(", ")
+        )));
+    }
+    Ok(problems)
+}

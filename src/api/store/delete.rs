@@ -1,0 +1,189 @@
+//! DELETE and deletecollection: preconditions, finalizers, pod grace periods, namespaces.
+
+use serde_json::{json, Value};
+
+use super::update::has_spec_finalizers;
+use super::{
+    normalize_metadata, parse_rv, to_storage_bytes, DeleteOptions, DeleteOutcome, ListOptions,
+    Store,
+};
+use crate::api::cache::{self};
+use crate::api::errors::{ApiError, ApiResult};
+use crate::api::object::{now_rfc3339, ObjectMeta};
+use crate::api::registry::ResourceEntry;
+use crate::storage::{Revision, StorageError};
+
+impl Store {
+    /// Deletes an object, honouring preconditions, finalizers and pod grace periods.
+    pub async fn delete(
+        &self,
+        res: &ResourceEntry,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<DeleteOutcome> {
+        let key = self.object_key(res, ns, name);
+        for _ in 0..16 {
+            let Some(kv) = self.storage.get(&key).await? else {
+                return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name));
+            };
+            let mut obj = cache::decode_kv(&kv).ok_or_else(|| {
+                ApiError::internal(format!("stored object {key} is not valid JSON"))
+            })?;
+            if let Some(uid) = &opts.precondition_uid {
+                let cur = obj.meta_str("uid").unwrap_or("").to_string();
+                if *uid != cur {
+                    return Err(ApiError::conflict(
+                        &res.rt.group,
+                        &res.rt.plural,
+                        name,
+                        &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {cur}"
+                    ),
+                    ));
+                }
+            }
+            if let Some(rv) = &opts.precondition_rv {
+                if parse_rv(rv).ok() != Some(kv.mod_revision) {
+                    return Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        kv.mod_revision
+                    )));
+                }
+            }
+            let pending = self.pending_deletion(res, &mut obj, opts);
+            if opts.dry_run {
+                return Ok(if pending {
+                    DeleteOutcome::Pending(obj)
+                } else {
+                    DeleteOutcome::Deleted(obj)
+                });
+            }
+            if pending {
+                normalize_metadata(&mut obj);
+                match self
+                    .storage
+                    .update(&key, to_storage_bytes(&obj)?, kv.mod_revision)
+                    .await
+                {
+                    Ok(stored) => {
+                        cache::set_resource_version(&mut obj, stored.mod_revision);
+                        return Ok(DeleteOutcome::Pending(obj));
+                    }
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(StorageError::NotFound(_)) => {
+                        return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.storage.delete(&key, Some(kv.mod_revision)).await {
+                Ok((rev, _)) => {
+                    cache::set_resource_version(&mut obj, rev);
+                    return Ok(DeleteOutcome::Deleted(obj));
+                }
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(StorageError::NotFound(_)) => {
+                    return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::conflict(
+            &res.rt.group,
+            &res.rt.plural,
+            name,
+            "too many concurrent updates",
+        ))
+    }
+
+    /// Marks `obj` for deletion when finalizers or a grace period keep it; returns whether it stays.
+    fn pending_deletion(&self, res: &ResourceEntry, obj: &mut Value, opts: &DeleteOptions) -> bool {
+        let already = obj.meta_str("deletionTimestamp").is_some();
+        if res.rt.kind == "Namespace" && res.rt.group.is_empty() {
+            if !already {
+                obj.set_meta("deletionTimestamp", json!(now_rfc3339()));
+                obj.set_meta("deletionGracePeriodSeconds", json!(0));
+            }
+            if let Some(o) = obj.as_object_mut() {
+                o.insert("status".into(), json!({"phase": "Terminating"}));
+            }
+            return has_spec_finalizers(obj) || !obj.finalizers().is_empty();
+        }
+        if res.rt.kind == "Pod" && res.rt.group.is_empty() {
+            let scheduled = obj
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty());
+            let phase = obj
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let terminal = phase == "Succeeded" || phase == "Failed";
+            let default_grace = obj
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(30);
+            let grace = opts.grace_period.unwrap_or(default_grace).max(0);
+            if scheduled && !terminal && grace > 0 {
+                let current = obj
+                    .meta()
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
+                if !already || current.is_some_and(|c| grace < c) {
+                    let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
+                    obj.set_meta(
+                        "deletionTimestamp",
+                        json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    );
+                    obj.set_meta("deletionGracePeriodSeconds", json!(grace));
+                }
+                return true;
+            }
+        }
+        if !obj.finalizers().is_empty() {
+            if !already {
+                obj.set_meta("deletionTimestamp", json!(now_rfc3339()));
+                obj.set_meta("deletionGracePeriodSeconds", json!(0));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Deletes every object of a collection that matches the list options.
+    pub async fn delete_collection(
+        &self,
+        res: &ResourceEntry,
+        ns: Option<&str>,
+        list: &ListOptions,
+        opts: &DeleteOptions,
+    ) -> ApiResult<(Vec<Value>, Revision)> {
+        let page = self
+            .list(
+                res,
+                ns,
+                &ListOptions {
+                    limit: 0,
+                    continue_token: None,
+                    ..list.clone()
+                },
+            )
+            .await?;
+        let mut out = Vec::new();
+        for item in page.items {
+            let item_ns = item.namespace().to_string();
+            let ns = if res.rt.namespaced {
+                Some(item_ns.as_str())
+            } else {
+                None
+            };
+            match self.delete(res, ns, item.name(), opts).await {
+                Ok(DeleteOutcome::Deleted(v)) | Ok(DeleteOutcome::Pending(v)) => out.push(v),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((out, self.cache.revision()))
+    }
+}
