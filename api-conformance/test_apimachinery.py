@@ -345,16 +345,20 @@ def test_watch_concurrent_same_order(core, ns):
         else:
             name = names.pop(rnd.randrange(len(names)))
             core.delete_namespaced_config_map(name, ns)
-    final_rv = core.list_namespaced_config_map(ns).metadata.resource_version
 
-    def run(rv):
+    def run(rv, count):
         evs = watch_events(core.list_namespaced_config_map, namespace=ns, timeout=5,
-                           resource_version=rv,
-                           stop=lambda e: e[-1][1].metadata.resource_version == final_rv)
-        return [o.metadata.resource_version for _, o in evs]
+                           resource_version=rv, stop=lambda e: len(e) >= count)
+        return [(t, o.metadata.name, o.metadata.resource_version) for t, o in evs]
 
-    first = run(rv0)
-    assert len(first) == n_ops and first[-1] == final_rv
-    # watches started from each of several intermediate RVs see the same suffix
-    for start in (5, 20, 40):
-        assert run(first[start - 1]) == first[start:]
+    first = run(rv0, n_ops)
+    assert len(first) == n_ops
+    rvs = [int(rv) for _, _, rv in first]
+    assert rvs == sorted(rvs) and len(set(rvs)) == n_ops
+    # watches started from several intermediate RVs, concurrently, see the same suffix
+    import concurrent.futures
+    starts = (5, 20, 40)
+    with concurrent.futures.ThreadPoolExecutor(len(starts)) as pool:
+        futs = {s: pool.submit(run, first[s - 1][2], n_ops - s) for s in starts}
+    for s, f in futs.items():
+        assert f.result() == first[s:], s
