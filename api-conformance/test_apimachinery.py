@@ -362,3 +362,36 @@ def test_watch_concurrent_same_order(core, ns):
         futs = {s: pool.submit(run, first[s - 1][2], n_ops - s) for s in starts}
     for s, f in futs.items():
         assert f.result() == first[s:], s
+
+
+# --- table_conversion.go (upstream tests that are not in the [Conformance] list) ---------
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def test_table_nodes_generic_metadata(raw):
+    """Servers with support for Table transformation should return generic metadata details
+    across all namespaces for nodes."""
+    t = raw.json("GET", "/api/v1/nodes", headers={"Accept": TABLE},
+                 query={"includeObject": "Metadata"})
+    assert t["kind"] == "Table" and t["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["name"] for c in t["columnDefinitions"]][:1] == ["Name"]
+    for row in t["rows"]:
+        assert row["object"]["kind"] == "PartialObjectMetadata"
+        assert row["object"]["metadata"]["name"] == row["cells"][0]
+
+
+def test_table_chunks(core, raw, ns):
+    """Servers with support for Table transformation should return chunks of table results for
+    list calls."""
+    for i in range(5):
+        core.create_namespaced_pod_template(ns, {"metadata": {"name": f"template-{i:04d}"},
+            "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}})
+    path = f"/api/v1/namespaces/{ns}/podtemplates"
+    t = raw.json("GET", path, headers={"Accept": TABLE}, query={"limit": 2})
+    assert t["kind"] == "Table" and len(t["rows"]) == 2
+    assert t["metadata"].get("continue")
+    t2 = raw.json("GET", path, headers={"Accept": TABLE},
+                  query={"limit": 2, "continue": t["metadata"]["continue"]})
+    assert len(t2["rows"]) == 2
+    assert t2["rows"][0]["cells"][0] == "template-0002"

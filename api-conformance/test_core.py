@@ -524,3 +524,33 @@ def test_delete_returns_object_for_services_and_quotas(raw, core, ns):
     assert svc["kind"] == "Service", svc
     rq = raw.json("DELETE", f"/api/v1/namespaces/{ns}/resourcequotas/q1")
     assert rq["kind"] == "ResourceQuota", rq
+
+
+def test_namespace_delete_removes_services(core):
+    """Namespaces should ensure that all services are removed when a namespace is deleted."""
+    import time
+    name = unique("nsdeletetest")
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespaced_service(name, _svc("test-service"))
+    core.delete_namespace(name)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            core.read_namespace(name)
+        except ApiException as e:
+            if e.status == 404:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("namespace was not deleted within 60s")
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        assert core.list_namespaced_service(name).items == []
+    finally:
+        core.delete_namespace(name)
+
+
+def test_secret_default_type(core, ns):
+    """Not an upstream test by itself: a Secret created without type is defaulted to Opaque."""
+    s = core.create_namespaced_secret(ns, {"metadata": {"name": "untyped"}, "data": {"a": b64("b")}})
+    assert s.type == "Opaque"
