@@ -15,10 +15,30 @@ fn have(cmd: &str) -> bool {
 pub fn run() -> ExitCode {
     let mut ok = true;
     let checks: [(&str, bool, bool, &str); 4] = [
-        ("kubectl", have("kubectl"), false, "install kubectl to use `skiff kubectl`"),
-        ("iptables", have("iptables"), false, "apt-get install -y iptables (needed by kube-proxy, a later component)"),
-        ("docker", have("docker"), false, "apt-get install -y docker.io && dockerd & (needed to run pods, a later component)"),
-        ("etcd (only for --datastore-endpoint tests)", have("etcd"), false, "apt-get install -y etcd-server"),
+        (
+            "kubectl",
+            have("kubectl"),
+            false,
+            "install kubectl to use `skiff kubectl`",
+        ),
+        (
+            "iptables",
+            have("iptables"),
+            false,
+            "apt-get install -y iptables (needed by kube-proxy, a later component)",
+        ),
+        (
+            "docker",
+            have("docker"),
+            false,
+            "apt-get install -y docker.io && dockerd & (needed to run pods, a later component)",
+        ),
+        (
+            "etcd (only for --datastore-endpoint tests)",
+            have("etcd"),
+            false,
+            "apt-get install -y etcd-server",
+        ),
     ];
     for (name, present, required, fix) in checks {
         if present {

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// Components not to start (e.g. `coredns`, `servicelb`).
     #[arg(long)]
     pub disable: Vec<String>,
+    /// How often storage history is compacted (as kube-apiserver's flag; `0s` disables), e.g. `5m`.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: std::time::Duration,
     /// Shared secret for joining agents (not used yet).
     #[arg(long, env = "SKIFF_TOKEN")]
     pub token: Option<String>,
@@ -57,7 +60,9 @@ impl ServerConfig {
         if root {
             PathBuf::from("/var/lib/skiff")
         } else {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
             home.join(".local/share/skiff")
         }
     }
@@ -82,4 +87,26 @@ impl ServerConfig {
         cfg.data_dir = data_dir.or(cfg.data_dir);
         cfg
     }
+}
+
+/// Parses durations such as `300ms`, `10s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

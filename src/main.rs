@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use skiff::config::ServerConfig;
 
 #[derive(Parser)]
-#[command(name = "skiff", version, about = "A lightweight Kubernetes distribution in one binary")]
+#[command(
+    name = "skiff",
+    version,
+    about = "A lightweight Kubernetes distribution in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +44,10 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Server(cfg) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");

@@ -112,7 +112,10 @@ pub fn serving_names() -> (Vec<String>, Vec<IpAddr>) {
             }
         }
     }
-    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse().expect("literal"), "::1".parse().expect("literal")];
+    let mut ips: Vec<IpAddr> = vec![
+        "127.0.0.1".parse().expect("literal"),
+        "::1".parse().expect("literal"),
+    ];
     if let Ok(addrs) = if_addrs::get_if_addrs() {
         for a in addrs {
             let ip = a.ip();

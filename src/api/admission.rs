@@ -22,14 +22,19 @@ pub struct Cidr {
 impl std::str::FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Cidr, String> {
-        let (ip, len) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a CIDR (a.b.c.d/n)"))?;
+        let (ip, len) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a CIDR (a.b.c.d/n)"))?;
         let ip: Ipv4Addr = ip.parse().map_err(|e| format!("{s:?}: {e}"))?;
         let prefix: u8 = len.parse().map_err(|e| format!("{s:?}: {e}"))?;
         if !(8..=30).contains(&prefix) {
             return Err(format!("{s:?}: prefix length must be between 8 and 30"));
         }
         let mask = u32::MAX << (32 - prefix);
-        Ok(Cidr { base: Ipv4Addr::from(u32::from(ip) & mask), prefix })
+        Ok(Cidr {
+            base: Ipv4Addr::from(u32::from(ip) & mask),
+            prefix,
+        })
     }
 }
 
@@ -68,33 +73,59 @@ pub const NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
 impl Admission {
     /// Allocation over `service_cidr`.
     pub fn new(service_cidr: Cidr) -> Admission {
-        Admission { service_cidr, lock: Mutex::new(()) }
+        Admission {
+            service_cidr,
+            lock: Mutex::new(()),
+        }
     }
 
     /// Applies admission to a new object. The guard is held until the object is stored, so that two
     /// creates cannot take the same address.
-    pub async fn admit_create<'a>(&'a self, store: &Store, res: &ResourceEntry, obj: &mut Value) -> ApiResult<Option<MutexGuard<'a, ()>>> {
+    pub async fn admit_create<'a>(
+        &'a self,
+        store: &Store,
+        res: &ResourceEntry,
+        obj: &mut Value,
+    ) -> ApiResult<Option<MutexGuard<'a, ()>>> {
         if !(res.rt.group.is_empty() && res.rt.kind == "Service") {
             return Ok(None);
         }
         let guard = self.lock.lock().await;
         let (used_ips, used_ports) = used(store);
         default_service(obj);
-        let spec = obj.get_mut("spec").and_then(Value::as_object_mut).ok_or_else(|| ApiError::bad_request("spec is required"))?;
-        let svc_type = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        let spec = obj
+            .get_mut("spec")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ApiError::bad_request("spec is required"))?;
+        let svc_type = spec
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string();
         if svc_type != "ExternalName" {
-            let requested = spec.get("clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+            let requested = spec
+                .get("clusterIP")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let ip = if requested.is_empty() {
                 self.allocate_ip(&used_ips)?
             } else if requested == "None" {
                 requested
             } else {
-                let parsed: Ipv4Addr = requested.parse().map_err(|_| invalid_ip(&requested, "must be a valid IP address"))?;
+                let parsed: Ipv4Addr = requested
+                    .parse()
+                    .map_err(|_| invalid_ip(&requested, "must be a valid IP address"))?;
                 if !self.service_cidr.contains(parsed) {
                     return Err(invalid_ip(&requested, &format!("failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {}", self.service_cidr)));
                 }
                 if used_ips.contains(&requested) {
-                    return Err(invalid_ip(&requested, &format!("failed to allocate IP {requested}: provided IP is already allocated")));
+                    return Err(invalid_ip(
+                        &requested,
+                        &format!(
+                            "failed to allocate IP {requested}: provided IP is already allocated"
+                        ),
+                    ));
                 }
                 requested
             };
@@ -138,17 +169,27 @@ impl Admission {
                 return Ok(ip);
             }
         }
-        Err(ApiError::internal("range is full: no ClusterIP left to allocate"))
+        Err(ApiError::internal(
+            "range is full: no ClusterIP left to allocate",
+        ))
     }
 }
 
 fn invalid_ip(ip: &str, detail: &str) -> ApiError {
-    let message = format!("Service is invalid: spec.clusterIPs: Invalid value: []string{{\"{ip}\"}}: {detail}");
-    ApiError::invalid("", "Service", "", message, vec![super::errors::Cause {
-        reason: "FieldValueInvalid".into(),
-        message: format!("Invalid value: []string{{\"{ip}\"}}: {detail}"),
-        field: "spec.clusterIPs".into(),
-    }])
+    let message = format!(
+        "Service is invalid: spec.clusterIPs: Invalid value: []string{{\"{ip}\"}}: {detail}"
+    );
+    ApiError::invalid(
+        "",
+        "Service",
+        "",
+        message,
+        vec![super::errors::Cause {
+            reason: "FieldValueInvalid".into(),
+            message: format!("Invalid value: []string{{\"{ip}\"}}: {detail}"),
+            field: "spec.clusterIPs".into(),
+        }],
+    )
 }
 
 fn used(store: &Store) -> (HashSet<String>, HashSet<u16>) {
@@ -172,17 +213,28 @@ fn used(store: &Store) -> (HashSet<String>, HashSet<u16>) {
 
 /// Service defaults as upstream applies them.
 fn default_service(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else { return };
-    let svc_type = spec.entry("type").or_insert_with(|| json!("ClusterIP")).as_str().unwrap_or("ClusterIP").to_string();
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let svc_type = spec
+        .entry("type")
+        .or_insert_with(|| json!("ClusterIP"))
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     if svc_type != "ExternalName" {
-        spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
-        spec.entry("internalTrafficPolicy").or_insert_with(|| json!("Cluster"));
+        spec.entry("sessionAffinity")
+            .or_insert_with(|| json!("None"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
     if svc_type == "NodePort" || svc_type == "LoadBalancer" {
-        spec.entry("externalTrafficPolicy").or_insert_with(|| json!("Cluster"));
+        spec.entry("externalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
     if svc_type == "LoadBalancer" {
-        spec.entry("allocateLoadBalancerNodePorts").or_insert_with(|| json!(true));
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert_with(|| json!(true));
     }
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {

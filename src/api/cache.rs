@@ -12,6 +12,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::storage::{Event, KeyValue, Revision, SharedStorage, StorageError};
 
+/// A receiver of live cache events.
+pub type EventReceiver = broadcast::Receiver<Arc<CacheEvent>>;
+
 /// The root every cached key lives under.
 pub const ROOT: &str = "/registry/";
 
@@ -81,7 +84,10 @@ pub fn decode(value: &[u8], revision: Revision) -> Option<Value> {
 /// Sets `metadata.resourceVersion` to `revision`.
 pub fn set_resource_version(v: &mut Value, revision: Revision) {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+        m.insert(
+            "resourceVersion".into(),
+            Value::String(revision.to_string()),
+        );
     }
 }
 
@@ -185,7 +191,11 @@ impl WatchCache {
                 let obj = Arc::new(v);
                 let prev = st.objects.insert(kv.key.clone(), obj.clone());
                 CacheEvent {
-                    kind: if prev.is_some() { EventType::Modified } else { EventType::Added },
+                    kind: if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    },
                     key: kv.key,
                     object: obj,
                     prev,
@@ -224,6 +234,16 @@ impl WatchCache {
         let _ = self.events.send(ev);
         drop(st);
         self.revision_tx.send_replace(revision);
+    }
+
+    /// Drops event history at or below `revision` (after the storage compacted it), so watches
+    /// from there get 410 as they would from storage.
+    pub fn compact(&self, revision: Revision) {
+        let mut st = self.state.write();
+        while st.history.front().is_some_and(|e| e.revision <= revision) {
+            st.history.pop_front();
+        }
+        st.history_floor = st.history_floor.max(revision);
     }
 
     /// The newest revision the cache has applied.
@@ -279,7 +299,7 @@ impl WatchCache {
         &self,
         prefix: &str,
         after: Revision,
-    ) -> Result<(Vec<Arc<CacheEvent>>, broadcast::Receiver<Arc<CacheEvent>>), Revision> {
+    ) -> Result<(Vec<Arc<CacheEvent>>, EventReceiver), Revision> {
         let st = self.state.read();
         if after < st.history_floor {
             return Err(st.history_floor);
@@ -295,10 +315,7 @@ impl WatchCache {
     }
 
     /// The current state under `prefix` and a receiver of every later event.
-    pub fn list_and_watch(
-        &self,
-        prefix: &str,
-    ) -> (Snapshot, broadcast::Receiver<Arc<CacheEvent>>) {
+    pub fn list_and_watch(&self, prefix: &str) -> (Snapshot, broadcast::Receiver<Arc<CacheEvent>>) {
         let st = self.state.read();
         let items = st
             .objects

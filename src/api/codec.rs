@@ -38,7 +38,10 @@ fn parse_accept(accept: &str) -> Vec<MediaRange<'_>> {
         .filter_map(|part| {
             let mut it = part.split(';').map(str::trim);
             let mime = it.next().filter(|m| !m.is_empty())?;
-            let params = it.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
+            let params = it
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .collect();
             Some(MediaRange { mime, params })
         })
         .collect()
@@ -46,7 +49,10 @@ fn parse_accept(accept: &str) -> Vec<MediaRange<'_>> {
 
 /// Chooses the response format from the Accept header; 406 when nothing offered is served.
 pub fn negotiate(headers: &HeaderMap) -> ApiResult<Format> {
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.trim().is_empty() {
         return Ok(Format::Json);
     }
@@ -65,11 +71,17 @@ pub fn negotiate(headers: &HeaderMap) -> ApiResult<Format> {
                     };
                     match kind {
                         "Table" => return Ok(Format::Table(version)),
-                        "PartialObjectMetadata" | "PartialObjectMetadataList" => return Ok(Format::PartialMetadata(version)),
+                        "PartialObjectMetadata" | "PartialObjectMetadataList" => {
+                            return Ok(Format::PartialMetadata(version))
+                        }
                         _ => continue,
                     }
                 }
-                return Ok(if r.mime == "application/yaml" { Format::Yaml } else { Format::Json });
+                return Ok(if r.mime == "application/yaml" {
+                    Format::Yaml
+                } else {
+                    Format::Json
+                });
             }
             _ => continue,
         }
@@ -98,7 +110,8 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
     match ct.as_str() {
         "" | "application/json" => parse_json(body),
         "application/yaml" | "application/x-yaml" | "text/yaml" => parse_yaml(body),
-        PROTOBUF => crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}"))),
+        PROTOBUF => crate::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
@@ -117,5 +130,6 @@ pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
 pub fn parse_yaml(body: &[u8]) -> ApiResult<Value> {
     let v: serde_yaml::Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}")))?;
-    serde_json::to_value(v).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }

@@ -10,9 +10,11 @@ use serde_json::{json, Map, Value};
 use super::registry::{Registry, ResourceEntry};
 
 /// Content type of aggregated discovery responses.
-pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 /// Content type of the v2beta1 aggregated discovery responses.
-pub const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2BETA1: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
 /// Which aggregated discovery version the client accepts first, if any.
 pub fn wants_aggregated(headers: &HeaderMap) -> Option<&'static str> {
@@ -27,7 +29,10 @@ pub fn wants_aggregated(headers: &HeaderMap) -> Option<&'static str> {
                 return Some("v2beta1");
             }
         }
-        if p.first().is_some_and(|m| *m == "application/json" || *m == "*/*") && p.len() == 1 {
+        if p.first()
+            .is_some_and(|m| *m == "application/json" || *m == "*/*")
+            && p.len() == 1
+        {
             return None;
         }
     }
@@ -73,7 +78,10 @@ fn group_json(name: &str, versions: &[String]) -> Value {
 
 /// `GET /apis` (legacy form).
 pub fn api_group_list(reg: &Registry) -> Value {
-    let groups: Vec<Value> = groups(reg).iter().map(|(g, vs)| group_json(g, vs)).collect();
+    let groups: Vec<Value> = groups(reg)
+        .iter()
+        .map(|(g, vs)| group_json(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -104,7 +112,11 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
     if entries.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut resources = Vec::new();
     for e in &entries {
         let rt = &e.rt;
@@ -135,7 +147,9 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             resources.push(Value::Object(r));
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn aggregated_version(reg: &Registry, group: &str, version: &str) -> Value {
@@ -178,12 +192,15 @@ fn aggregated_version(reg: &Registry, group: &str, version: &str) -> Value {
 /// Aggregated discovery for `/api` (core) or `/apis` (every group).
 pub fn aggregated(reg: &Registry, core: bool, version: &str) -> Value {
     let items: Vec<Value> = if core {
-        vec![json!({"metadata": {"creationTimestamp": null}, "versions": [aggregated_version(reg, "", "v1")]})]
+        vec![
+            json!({"metadata": {"creationTimestamp": null}, "versions": [aggregated_version(reg, "", "v1")]}),
+        ]
     } else {
         groups(reg)
             .iter()
             .map(|(g, vs)| {
-                let versions: Vec<Value> = vs.iter().map(|v| aggregated_version(reg, g, v)).collect();
+                let versions: Vec<Value> =
+                    vs.iter().map(|v| aggregated_version(reg, g, v)).collect();
                 json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
             })
             .collect()
@@ -198,5 +215,8 @@ pub fn aggregated(reg: &Registry, core: bool, version: &str) -> Value {
 
 /// Every `group/version` served, for `/openapi/v3` and api-versions.
 pub fn group_versions(reg: &Registry) -> BTreeSet<(String, String)> {
-    reg.all().iter().map(|e| (e.rt.group.clone(), e.rt.version.clone())).collect()
+    reg.all()
+        .iter()
+        .map(|e| (e.rt.group.clone(), e.rt.version.clone()))
+        .collect()
 }

@@ -26,6 +26,13 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human message, printed verbatim by kubectl.
     pub message: String,
+    /// `details` (boxed: errors travel through many `Result`s).
+    pub details: Box<Details>,
+}
+
+/// The `details` of a Status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
     /// `details.name`.
     pub name: Option<String>,
     /// `details.group`.
@@ -48,35 +55,39 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after: None,
+            details: Box::default(),
         }
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> ApiError {
         if !name.is_empty() {
-            self.name = Some(name.to_string());
+            self.details.name = Some(name.to_string());
         }
         if !group.is_empty() {
-            self.group = Some(group.to_string());
+            self.details.group = Some(group.to_string());
         }
-        self.kind = Some(kind.to_string());
+        self.details.kind = Some(kind.to_string());
         self
     }
 
     /// 404: `configmaps "x" not found`.
     pub fn not_found(group: &str, resource: &str, name: &str) -> ApiError {
-        ApiError::new(404, "NotFound", format!("{} \"{}\" not found", qualified(group, resource), name))
-            .with_details(group, resource, name)
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", qualified(group, resource), name),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 409: `configmaps "x" already exists`.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> ApiError {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", qualified(group, resource), name))
-            .with_details(group, resource, name)
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", qualified(group, resource), name),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 409 Conflict with upstream's message for a stale resourceVersion.
@@ -84,7 +95,12 @@ impl ApiError {
         ApiError::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": {}", qualified(group, resource), name, detail),
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                qualified(group, resource),
+                name,
+                detail
+            ),
         )
         .with_details(group, resource, name)
     }
@@ -94,9 +110,15 @@ impl ApiError {
         "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422 Invalid with causes; `message` is the full aggregate message.
-    pub fn invalid(group: &str, kind: &str, name: &str, message: String, causes: Vec<Cause>) -> ApiError {
+    pub fn invalid(
+        group: &str,
+        kind: &str,
+        name: &str,
+        message: String,
+        causes: Vec<Cause>,
+    ) -> ApiError {
         let mut e = ApiError::new(422, "Invalid", message).with_details(group, kind, name);
-        e.causes = causes;
+        e.details.causes = causes;
         e
     }
 
@@ -117,7 +139,11 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed() -> ApiError {
-        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// 406 NotAcceptable.
@@ -132,7 +158,11 @@ impl ApiError {
 
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> ApiError {
-        ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
 
     /// 415 UnsupportedMediaType.
@@ -147,13 +177,17 @@ impl ApiError {
     /// 429 TooManyRequests.
     pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> ApiError {
         let mut e = ApiError::new(429, "TooManyRequests", message);
-        e.retry_after = Some(retry_after);
+        e.details.retry_after = Some(retry_after);
         e
     }
 
     /// 500 InternalError for real internal faults.
     pub fn internal(message: impl std::fmt::Display) -> ApiError {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {message}"))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
     }
 
     /// 504 Timeout.
@@ -171,17 +205,18 @@ impl ApiError {
         s.insert("message".into(), json!(self.message));
         s.insert("reason".into(), json!(self.reason));
         let mut d = Map::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.details.name {
             d.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &self.details.group {
             d.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &self.details.kind {
             d.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| {
@@ -196,7 +231,7 @@ impl ApiError {
                 .collect();
             d.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(r) = self.retry_after {
+        if let Some(r) = self.details.retry_after {
             d.insert("retryAfterSeconds".into(), json!(r));
         }
         if !d.is_empty() {
@@ -226,7 +261,10 @@ impl std::error::Error for ApiError {}
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
-            StorageError::Compacted { requested, compacted } => ApiError::expired(format!(
+            StorageError::Compacted {
+                requested,
+                compacted,
+            } => ApiError::expired(format!(
                 "too old resource version: {requested} ({compacted})"
             )),
             StorageError::FutureRevision { requested, current } => ApiError::timeout(format!(
@@ -251,7 +289,7 @@ impl IntoResponse for ApiError {
         let mut resp = (code, body).into_response();
         resp.headers_mut()
             .insert("content-type", HeaderValue::from_static("application/json"));
-        if let Some(r) = self.retry_after {
+        if let Some(r) = self.details.retry_after {
             if let Ok(v) = HeaderValue::from_str(&r.to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }

@@ -62,7 +62,8 @@ pub fn version_info() -> Value {
 
 fn json_response(code: StatusCode, v: &Value) -> Response {
     let mut r = (code, json_body(v)).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     r
 }
 
@@ -71,7 +72,8 @@ fn encode(code: StatusCode, v: &Value, format: Format) -> Response {
         Format::Yaml => {
             let body = serde_yaml::to_string(v).unwrap_or_default();
             let mut r = (code, body).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/yaml"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/yaml"));
             r
         }
         Format::Table(ver) => {
@@ -84,7 +86,10 @@ fn encode(code: StatusCode, v: &Value, format: Format) -> Response {
         }
         Format::PartialMetadata(ver) => {
             let mut r = (code, json_body(v)).into_response();
-            let kind = v.get("kind").and_then(Value::as_str).unwrap_or("PartialObjectMetadata");
+            let kind = v
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("PartialObjectMetadata");
             let ct = format!("application/json;as={kind};v={ver};g=meta.k8s.io");
             if let Ok(h) = HeaderValue::from_str(&ct) {
                 r.headers_mut().insert("content-type", h);
@@ -97,7 +102,10 @@ fn encode(code: StatusCode, v: &Value, format: Format) -> Response {
 
 fn text(code: StatusCode, s: &str) -> Response {
     let mut r = (code, s.to_string()).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -106,14 +114,19 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let user = req.extensions().get::<Option<UserInfo>>().cloned().flatten();
+    let user = req
+        .extensions()
+        .get::<Option<UserInfo>>()
+        .cloned()
+        .flatten();
     let (verb, resource, resp) = if user.is_none() {
         ("", String::new(), ApiError::unauthorized().into_response())
     } else {
         route(&app, req).await
     };
     let code = resp.status().as_u16();
-    app.metrics.observe(verb, &resource, code, start.elapsed().as_secs_f64());
+    app.metrics
+        .observe(verb, &resource, code, start.elapsed().as_secs_f64());
     tracing::debug!(%method, %path, code, elapsed_ms = start.elapsed().as_millis() as u64, "request");
     resp
 }
@@ -130,7 +143,11 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Res
         return (verb, resource, resp);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return ("", String::new(), ApiError::method_not_allowed().into_response());
+        return (
+            "",
+            String::new(),
+            ApiError::method_not_allowed().into_response(),
+        );
     }
     let query = Query::parse(req.uri().query());
     let reg = &app.store.registry;
@@ -141,17 +158,26 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Res
             if app.ready.load(Ordering::SeqCst) {
                 text(StatusCode::OK, "ok")
             } else {
-                text(StatusCode::INTERNAL_SERVER_ERROR, "[-]bootstrap failed: not finished\nreadyz check failed")
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "[-]bootstrap failed: not finished\nreadyz check failed",
+                )
             }
         }
         "/metrics" => {
             let mut r = (StatusCode::OK, app.metrics.render()).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
         "/api" => match discovery::wants_aggregated(&headers) {
             Some(v) => aggregated_response(discovery::aggregated(reg, true, v), v),
-            None => json_response(StatusCode::OK, &discovery::api_versions(&app.server_address)),
+            None => json_response(
+                StatusCode::OK,
+                &discovery::api_versions(&app.server_address),
+            ),
         },
         "/apis" => match discovery::wants_aggregated(&headers) {
             Some(v) => aggregated_response(discovery::aggregated(reg, false, v), v),
@@ -174,10 +200,19 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Res
                         h.insert("etag", e);
                     }
                     if query.get("hash") == Some(doc.hash.as_str()) {
-                        h.insert("cache-control", HeaderValue::from_static("public, immutable"));
-                        h.insert("expires", HeaderValue::from_static("Thu, 31 Dec 2099 23:59:59 GMT"));
+                        h.insert(
+                            "cache-control",
+                            HeaderValue::from_static("public, immutable"),
+                        );
+                        h.insert(
+                            "expires",
+                            HeaderValue::from_static("Thu, 31 Dec 2099 23:59:59 GMT"),
+                        );
                     } else {
-                        h.insert("cache-control", HeaderValue::from_static("no-cache, private"));
+                        h.insert(
+                            "cache-control",
+                            HeaderValue::from_static("no-cache, private"),
+                        );
                     }
                     r
                 }
@@ -203,51 +238,95 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Res
 
 fn aggregated_response(v: Value, version: &str) -> Response {
     let mut r = (StatusCode::OK, json_body(&v)).into_response();
-    let ct = if version == "v2" { discovery::AGGREGATED_V2 } else { discovery::AGGREGATED_V2BETA1 };
-    r.headers_mut().insert("content-type", HeaderValue::from_static(ct));
-    r.headers_mut().insert("vary", HeaderValue::from_static("Accept"));
+    let ct = if version == "v2" {
+        discovery::AGGREGATED_V2
+    } else {
+        discovery::AGGREGATED_V2BETA1
+    };
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(ct));
+    r.headers_mut()
+        .insert("vary", HeaderValue::from_static("Accept"));
     r
 }
 
 fn not_found_path() -> Response {
-    let mut e = ApiError::new(404, "NotFound", "the server could not find the requested resource");
-    e.kind = None;
+    let mut e = ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    e.details.kind = None;
     let mut v = e.to_status();
     v["details"] = json!({});
     json_response(StatusCode::NOT_FOUND, &v)
 }
 
 async fn read_body(req: Request<Body>) -> ApiResult<(HeaderMap, bytes::Bytes)> {
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
-        if len > MAX_BODY {
-            return Err(ApiError::too_large(MAX_BODY));
-        }
-    }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok((parts.headers, c.to_bytes())),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                Err(ApiError::too_large(MAX_BODY))
-            } else {
-                Err(ApiError::bad_request(format!("error reading request body: {e}")))
+    let (parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::new();
+    let mut too_large = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY);
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped), up to a hard cap, so that HTTP/2 clients get
+    // the 413 instead of a reset stream.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::bad_request(format!(
+                    "error reading request body: {e}"
+                )))
             }
+            Ok(None) => break,
+            Err(_) => return Err(ApiError::timeout("timed out reading the request body")),
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > MAX_BODY {
+                too_large = true;
+            }
+            if too_large {
+                if seen > MAX_DRAIN {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
         }
     }
+    if too_large {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok((parts.headers, buf.freeze()))
 }
+
+/// The most of an oversized body that is read before answering 413.
+const MAX_DRAIN: usize = 64 * 1024 * 1024;
 
 type Handled = Result<(&'static str, Response), (&'static str, ApiError)>;
 
 async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>) -> Handled {
     let store = &app.store;
-    let Some(res) = store.registry.find(&info.group, &info.version, &info.resource) else {
+    let Some(res) = store
+        .registry
+        .find(&info.group, &info.version, &info.resource)
+    else {
         return Ok(("", not_found_path()));
     };
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
     let format = codec::negotiate(req.headers()).map_err(|e| ("", e))?;
-    let ns = if res.rt.namespaced { info.namespace.clone() } else { None };
+    let ns = if res.rt.namespaced {
+        info.namespace.clone()
+    } else {
+        None
+    };
     if !res.rt.namespaced && info.namespace.is_some() {
         return Ok(("", not_found_path()));
     }
@@ -276,7 +355,8 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
             return Ok((verb, not_found_path()));
         }
     }
-    let include = IncludeObject::parse(query.get("includeObject")).map_err(|m| wrap(ApiError::bad_request(m)))?;
+    let include = IncludeObject::parse(query.get("includeObject"))
+        .map_err(|m| wrap(ApiError::bad_request(m)))?;
     let nsr = ns.as_deref();
     let name = info.name.clone().unwrap_or_default();
     let resp = match verb {
@@ -290,10 +370,18 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
             if info.name.is_some() {
                 opts.field_selector = Some(format!("metadata.name={name}"));
             }
-            let filter = Filter::parse(opts.label_selector.as_deref(), opts.field_selector.as_deref(), &res.rt.group, &res.rt.kind).map_err(wrap)?;
+            let filter = Filter::parse(
+                opts.label_selector.as_deref(),
+                opts.field_selector.as_deref(),
+                &res.rt.group,
+                &res.rt.kind,
+            )
+            .map_err(wrap)?;
             let wopts = query.watch_options().map_err(wrap)?;
-            let rx = watch::start(store, res.clone(), nsr, filter, wopts, format, include).map_err(wrap)?;
-            let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+            let rx = watch::start(store, res.clone(), nsr, filter, wopts, format, include)
+                .map_err(wrap)?;
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
+                .map(Ok::<_, std::convert::Infallible>);
             let mut r = Response::new(Body::from_stream(stream));
             let ct = match format {
                 Format::Table(v) => format!("application/json;as=Table;v={v};g=meta.k8s.io"),
@@ -302,7 +390,10 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
             if let Ok(h) = HeaderValue::from_str(&ct) {
                 r.headers_mut().insert("content-type", h);
             }
-            r.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+            r.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("no-cache, private"),
+            );
             r
         }
         "get" => {
@@ -319,9 +410,13 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
             let opts = query.write_options().map_err(wrap)?;
             let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
             let obj = check_type(&res, obj).map_err(wrap)?;
-            let warnings = field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
+            let warnings =
+                field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
             let created = store.create(&res, nsr, obj, &opts).await.map_err(wrap)?;
-            with_warnings(object_response(&res, StatusCode::CREATED, &created, format, include), &warnings)
+            with_warnings(
+                object_response(&res, StatusCode::CREATED, &created, format, include),
+                &warnings,
+            )
         }
         "update" => {
             let (headers, body) = read_body(req).await.map_err(wrap)?;
@@ -330,14 +425,18 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
             match info.subresource.as_deref() {
                 None | Some("status") | Some("finalize") => {
                     let obj = check_type(&res, obj).map_err(wrap)?;
-                    let warnings = field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
+                    let warnings =
+                        field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
                     let part = match info.subresource.as_deref() {
                         None => Part::Main,
                         Some("status") => Part::Status,
                         _ => Part::All,
                     };
                     let obj = if info.subresource.as_deref() == Some("finalize") {
-                        let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                        let finalizers = obj
+                            .pointer("/spec/finalizers")
+                            .cloned()
+                            .unwrap_or(json!([]));
                         let rv = obj.meta_str("resourceVersion").map(str::to_string);
                         store
                             .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
@@ -351,18 +450,42 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
                             .await
                             .map_err(wrap)?
                     } else {
-                        let (v, created) = store.update(&res, nsr, &name, obj, part, &opts).await.map_err(wrap)?;
-                        let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-                        return Ok((verb, with_warnings(object_response(&res, code, &v, format, include), &warnings)));
+                        let (v, created) = store
+                            .update(&res, nsr, &name, obj, part, &opts)
+                            .await
+                            .map_err(wrap)?;
+                        let code = if created {
+                            StatusCode::CREATED
+                        } else {
+                            StatusCode::OK
+                        };
+                        return Ok((
+                            verb,
+                            with_warnings(
+                                object_response(&res, code, &v, format, include),
+                                &warnings,
+                            ),
+                        ));
                     };
-                    with_warnings(object_response(&res, StatusCode::OK, &obj, format, include), &warnings)
+                    with_warnings(
+                        object_response(&res, StatusCode::OK, &obj, format, include),
+                        &warnings,
+                    )
                 }
                 Some("scale") => {
                     let updated = store
-                        .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| patch::apply_scale(old, &obj))
+                        .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
+                            patch::apply_scale(old, &obj)
+                        })
                         .await
                         .map_err(wrap)?;
-                    object_response(&res, StatusCode::OK, &patch::scale_of(&updated).map_err(wrap)?, format, include)
+                    object_response(
+                        &res,
+                        StatusCode::OK,
+                        &patch::scale_of(&updated).map_err(wrap)?,
+                        format,
+                        include,
+                    )
                 }
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             }
@@ -392,7 +515,11 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
                 })
                 .await
                 .map_err(wrap)?;
-            let out = if scale { patch::scale_of(&updated).map_err(wrap)? } else { updated };
+            let out = if scale {
+                patch::scale_of(&updated).map_err(wrap)?
+            } else {
+                updated
+            };
             object_response(&res, StatusCode::OK, &out, format, include)
         }
         "delete" => {
@@ -433,9 +560,22 @@ async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Body>)
                 request::merge_delete_body(&mut opts, &b).map_err(wrap)?;
             }
             let list = query.list_options().map_err(wrap)?;
-            let (items, rev) = store.delete_collection(&res, nsr, &list, &opts).await.map_err(wrap)?;
+            let (items, rev) = store
+                .delete_collection(&res, nsr, &list, &opts)
+                .await
+                .map_err(wrap)?;
             let items: Vec<Arc<Value>> = items.into_iter().map(Arc::new).collect();
-            list_response(&res, ListResult { items, revision: rev, continue_token: None, remaining: None }, format, include)
+            list_response(
+                &res,
+                ListResult {
+                    items,
+                    revision: rev,
+                    continue_token: None,
+                    remaining: None,
+                },
+                format,
+                include,
+            )
         }
         _ => return Err(wrap(ApiError::method_not_allowed())),
     };
@@ -455,7 +595,9 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
 /// Checks `apiVersion`/`kind` of a body against the resource.
 fn check_type(res: &ResourceEntry, obj: Value) -> ApiResult<Value> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -475,7 +617,14 @@ fn check_type(res: &ResourceEntry, obj: Value) -> ApiResult<Value> {
 }
 
 /// Applies `fieldValidation` (Strict → 400, Warn → warnings, Ignore) for unknown and duplicate fields.
-fn field_validation(app: &App, res: &ResourceEntry, query: &Query, headers: &HeaderMap, raw: &[u8], obj: &Value) -> ApiResult<Vec<String>> {
+fn field_validation(
+    app: &App,
+    res: &ResourceEntry,
+    query: &Query,
+    headers: &HeaderMap,
+    raw: &[u8],
+    obj: &Value,
+) -> ApiResult<Vec<String>> {
     let mode = query.get("fieldValidation").unwrap_or("Warn");
     match mode {
         "Ignore" => return Ok(Vec::new()),
@@ -497,7 +646,10 @@ fn field_validation(app: &App, res: &ResourceEntry, query: &Query, headers: &Hea
         return Ok(Vec::new());
     }
     if mode == "Strict" {
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", problems.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            problems.join(", ")
+        )));
     }
     Ok(problems)
 }
@@ -514,11 +666,24 @@ fn list_meta(page: &ListResult) -> Value {
     Value::Object(m)
 }
 
-fn list_response(res: &ResourceEntry, page: ListResult, format: Format, include: IncludeObject) -> Response {
+fn list_response(
+    res: &ResourceEntry,
+    page: ListResult,
+    format: Format,
+    include: IncludeObject,
+) -> Response {
     let meta = list_meta(&page);
     match format {
-        Format::Table(v) => encode(StatusCode::OK, &table::table(res, &page.items, meta, include, v, true), format),
-        Format::PartialMetadata(v) => encode(StatusCode::OK, &table::partial_metadata_list(&page.items, meta, v), format),
+        Format::Table(v) => encode(
+            StatusCode::OK,
+            &table::table(res, &page.items, meta, include, v, true),
+            format,
+        ),
+        Format::PartialMetadata(v) => encode(
+            StatusCode::OK,
+            &table::partial_metadata_list(&page.items, meta, v),
+            format,
+        ),
         _ => {
             if format == Format::Json {
                 return json_list(res, &page.items, &meta);
@@ -552,15 +717,26 @@ fn json_list(res: &ResourceEntry, items: &[Arc<Value>], meta: &Value) -> Respons
     }
     out.extend_from_slice(b"]}\n");
     let mut r = (StatusCode::OK, out).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     r
 }
 
-fn object_response(res: &ResourceEntry, code: StatusCode, obj: &Value, format: Format, include: IncludeObject) -> Response {
+fn object_response(
+    res: &ResourceEntry,
+    code: StatusCode,
+    obj: &Value,
+    format: Format,
+    include: IncludeObject,
+) -> Response {
     match format {
         Format::Table(v) => {
             let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
-            encode(code, &table::table(res, &[Arc::new(obj.clone())], meta, include, v, true), format)
+            encode(
+                code,
+                &table::table(res, &[Arc::new(obj.clone())], meta, include, v, true),
+                format,
+            )
         }
         Format::PartialMetadata(v) => encode(code, &table::partial_metadata(obj, v), format),
         _ => encode(code, obj, format),

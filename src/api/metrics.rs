@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use parking_lot::Mutex;
 
-const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
+];
 
 #[derive(Default)]
 struct Series {
@@ -24,7 +26,9 @@ impl Metrics {
     /// Records one request.
     pub fn observe(&self, verb: &str, resource: &str, code: u16, seconds: f64) {
         let mut m = self.series.lock();
-        let s = m.entry((verb.to_string(), resource.to_string(), code)).or_default();
+        let s = m
+            .entry((verb.to_string(), resource.to_string(), code))
+            .or_default();
         s.count += 1;
         s.sum += seconds;
         for (i, b) in BUCKETS.iter().enumerate() {

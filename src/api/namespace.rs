@@ -38,15 +38,25 @@ pub fn resume_all(app: Arc<App>) {
 /// Returns true when the namespace is gone.
 async fn cleanup_once(app: &App, namespace: &str) -> Result<bool, super::errors::ApiError> {
     let store = &app.store;
-    let Some(ns_res) = store.registry.find("", "v1", "namespaces") else { return Ok(true) };
+    let Some(ns_res) = store.registry.find("", "v1", "namespaces") else {
+        return Ok(true);
+    };
     let mut remaining = 0usize;
     for res in store.registry.namespaced() {
-        let page = store.list(&res, Some(namespace), &ListOptions::default()).await?;
+        let page = store
+            .list(&res, Some(namespace), &ListOptions::default())
+            .await?;
         for item in page.items {
             remaining += 1;
             if item.meta_str("deletionTimestamp").is_none() {
-                let opts = DeleteOptions { grace_period: Some(0), ..Default::default() };
-                if let Err(e) = store.delete(&res, Some(namespace), item.name(), &opts).await {
+                let opts = DeleteOptions {
+                    grace_period: Some(0),
+                    ..Default::default()
+                };
+                if let Err(e) = store
+                    .delete(&res, Some(namespace), item.name(), &opts)
+                    .await
+                {
                     if e.code != 404 {
                         return Err(e);
                     }
@@ -58,16 +68,29 @@ async fn cleanup_once(app: &App, namespace: &str) -> Result<bool, super::errors:
         return Ok(false);
     }
     let result = store
-        .guaranteed_update(&ns_res, None, namespace, Part::All, &WriteOptions::default(), |old| {
-            let mut n = old.clone();
-            if let Some(f) = n.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut) {
-                f.retain(|v| v.as_str() != Some("kubernetes"));
-            }
-            if n.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| a.is_empty()) {
-                n["spec"] = json!({});
-            }
-            Ok(n)
-        })
+        .guaranteed_update(
+            &ns_res,
+            None,
+            namespace,
+            Part::All,
+            &WriteOptions::default(),
+            |old| {
+                let mut n = old.clone();
+                if let Some(f) = n
+                    .pointer_mut("/spec/finalizers")
+                    .and_then(Value::as_array_mut)
+                {
+                    f.retain(|v| v.as_str() != Some("kubernetes"));
+                }
+                if n.pointer("/spec/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.is_empty())
+                {
+                    n["spec"] = json!({});
+                }
+                Ok(n)
+            },
+        )
         .await;
     match result {
         Ok(_) => Ok(store.get(&ns_res, None, namespace).await.is_err()),

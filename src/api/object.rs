@@ -11,7 +11,9 @@ pub trait ObjectMeta {
 
     /// A string field of `metadata`.
     fn meta_str(&self, field: &str) -> Option<&str> {
-        self.meta().and_then(|m| m.get(field)).and_then(Value::as_str)
+        self.meta()
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
     }
     /// `metadata.name` or "".
     fn name(&self) -> &str {
@@ -23,14 +25,20 @@ pub trait ObjectMeta {
     }
     /// `metadata.labels`.
     fn labels(&self) -> Option<&Map<String, Value>> {
-        self.meta().and_then(|m| m.get("labels")).and_then(Value::as_object)
+        self.meta()
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
     }
     /// `metadata.finalizers` as strings.
     fn finalizers(&self) -> Vec<String> {
         self.meta()
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     /// Sets a metadata field.

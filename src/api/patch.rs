@@ -75,10 +75,17 @@ pub fn apply(kind: PatchKind, target: &Value, patch: &Value) -> ApiResult<Value>
         PatchKind::Merge => json_patch::merge(&mut doc, patch),
         PatchKind::Strategic => json_patch::merge(&mut doc, &strip_directives(patch)),
         PatchKind::Json => {
-            let p: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: {e}")))?;
+            let p: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
             json_patch::patch(&mut doc, &p).map_err(|e| {
-                ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}"))
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
             })?;
         }
     }
@@ -89,7 +96,10 @@ pub fn apply(kind: PatchKind, target: &Value, patch: &Value) -> ApiResult<Value>
 fn selector_string(sel: Option<&Value>) -> String {
     let Some(sel) = sel else { return String::new() };
     let mut parts = Vec::new();
-    let labels = sel.get("matchLabels").or(Some(sel)).and_then(Value::as_object);
+    let labels = sel
+        .get("matchLabels")
+        .or(Some(sel))
+        .and_then(Value::as_object);
     if let Some(m) = labels {
         for (k, v) in m {
             if let Some(v) = v.as_str() {
@@ -100,7 +110,11 @@ fn selector_string(sel: Option<&Value>) -> String {
     if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
             let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match e.get("operator").and_then(Value::as_str).unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", values.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -118,13 +132,25 @@ fn selector_string(sel: Option<&Value>) -> String {
 pub fn scale_of(obj: &Value) -> ApiResult<Value> {
     let meta = obj.meta().cloned().unwrap_or_default();
     let mut m = Map::new();
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(f) {
             m.insert(f.into(), v.clone());
         }
     }
-    let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    let status_replicas = obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+    let replicas = obj
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status_replicas = obj
+        .pointer("/status/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     Ok(json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -142,11 +168,17 @@ pub fn apply_scale(old: &Value, scale: &Value) -> ApiResult<Value> {
         .ok_or_else(|| ApiError::bad_request("spec.replicas is required in a Scale"))?;
     if replicas < 0 {
         let msg = format!("Scale.autoscaling \"{}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0", old.name());
-        return Err(ApiError::invalid("autoscaling", "Scale", old.name(), msg, vec![super::errors::Cause {
-            reason: "FieldValueInvalid".into(),
-            message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-            field: "spec.replicas".into(),
-        }]));
+        return Err(ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            old.name(),
+            msg,
+            vec![super::errors::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                field: "spec.replicas".into(),
+            }],
+        ));
     }
     let mut new = old.clone();
     if let Some(rv) = scale.meta_str("resourceVersion").filter(|s| !s.is_empty()) {

@@ -35,12 +35,19 @@ pub fn parse_path(path: &str) -> Option<RequestInfo> {
         _ => return None,
     };
     let mut rest: Vec<&str> = rest.to_vec();
-    let mut info = RequestInfo { group, version, ..Default::default() };
+    let mut info = RequestInfo {
+        group,
+        version,
+        ..Default::default()
+    };
     if rest.first() == Some(&"watch") {
         info.watch_path = true;
         rest.remove(0);
     }
-    if rest.first() == Some(&"namespaces") && rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
+    if rest.first() == Some(&"namespaces")
+        && rest.len() > 2
+        && !matches!(rest[2], "status" | "finalize")
+    {
         info.namespace = Some(rest[1].to_string());
         rest.drain(0..2);
     }
@@ -101,7 +108,10 @@ impl Query {
 
     /// `dryRun`: only `All` is valid.
     pub fn dry_run(&self) -> ApiResult<bool> {
-        let values: Vec<&str> = self.get("dryRun").map(|v| v.split(',').collect()).unwrap_or_default();
+        let values: Vec<&str> = self
+            .get("dryRun")
+            .map(|v| v.split(',').collect())
+            .unwrap_or_default();
         for v in &values {
             if *v != "All" && !v.is_empty() {
                 return Err(ApiError::bad_request(format!(
@@ -114,7 +124,10 @@ impl Query {
 
     /// Options of a write.
     pub fn write_options(&self) -> ApiResult<WriteOptions> {
-        Ok(WriteOptions { dry_run: self.dry_run()?, field_manager: self.get("fieldManager").map(str::to_string) })
+        Ok(WriteOptions {
+            dry_run: self.dry_run()?,
+            field_manager: self.get("fieldManager").map(str::to_string),
+        })
     }
 
     /// Options of a list.
@@ -126,13 +139,19 @@ impl Query {
             limit,
             continue_token: self.get("continue").map(str::to_string),
             resource_version: self.get("resourceVersion").map(str::to_string),
-            resource_version_match: self.get("resourceVersionMatch").filter(|s| !s.is_empty()).map(str::to_string),
+            resource_version_match: self
+                .get("resourceVersionMatch")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
         })
     }
 
     /// Options of a watch.
     pub fn watch_options(&self) -> ApiResult<WatchOptions> {
-        let timeout = self.int("timeoutSeconds")?.filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64));
+        let timeout = self
+            .int("timeoutSeconds")?
+            .filter(|t| *t > 0)
+            .map(|t| Duration::from_secs(t as u64));
         Ok(WatchOptions {
             resource_version: self.get("resourceVersion").map(str::to_string),
             bookmarks: self.flag("allowWatchBookmarks"),
@@ -154,10 +173,16 @@ impl Query {
 
 /// Merges a DeleteOptions body into options parsed from the query.
 pub fn merge_delete_body(opts: &mut DeleteOptions, body: &serde_json::Value) -> ApiResult<()> {
-    if let Some(g) = body.get("gracePeriodSeconds").and_then(serde_json::Value::as_i64) {
+    if let Some(g) = body
+        .get("gracePeriodSeconds")
+        .and_then(serde_json::Value::as_i64)
+    {
         opts.grace_period = Some(g);
     }
-    if let Some(p) = body.get("propagationPolicy").and_then(serde_json::Value::as_str) {
+    if let Some(p) = body
+        .get("propagationPolicy")
+        .and_then(serde_json::Value::as_str)
+    {
         if !matches!(p, "Orphan" | "Background" | "Foreground") {
             return Err(ApiError::bad_request(format!(
                 "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
@@ -166,8 +191,14 @@ pub fn merge_delete_body(opts: &mut DeleteOptions, body: &serde_json::Value) -> 
         opts.propagation = Some(p.to_string());
     }
     if let Some(pre) = body.get("preconditions") {
-        opts.precondition_uid = pre.get("uid").and_then(serde_json::Value::as_str).map(str::to_string);
-        opts.precondition_rv = pre.get("resourceVersion").and_then(serde_json::Value::as_str).map(str::to_string);
+        opts.precondition_uid = pre
+            .get("uid")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        opts.precondition_rv = pre
+            .get("resourceVersion")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
     }
     if let Some(d) = body.get("dryRun").and_then(serde_json::Value::as_array) {
         if d.iter().any(|v| v.as_str() == Some("All")) {
@@ -189,9 +220,19 @@ mod tests {
         assert_eq!(i.name.as_deref(), Some("web"));
         assert_eq!(i.subresource.as_deref(), Some("status"));
         let i = parse_path("/api/v1/namespaces/foo/finalize").unwrap();
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), ("namespaces", Some("foo"), Some("finalize")));
+        assert_eq!(
+            (
+                i.resource.as_str(),
+                i.name.as_deref(),
+                i.subresource.as_deref()
+            ),
+            ("namespaces", Some("foo"), Some("finalize"))
+        );
         let i = parse_path("/apis/apps/v1/deployments").unwrap();
-        assert_eq!((i.group.as_str(), i.resource.as_str(), i.name.is_none()), ("apps", "deployments", true));
+        assert_eq!(
+            (i.group.as_str(), i.resource.as_str(), i.name.is_none()),
+            ("apps", "deployments", true)
+        );
         let i = parse_path("/api/v1/watch/namespaces/default/configmaps").unwrap();
         assert!(i.watch_path);
         assert_eq!(i.resource, "configmaps");

@@ -120,7 +120,9 @@ fn encode_continue(rv: Revision, start: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
     let raw = base64::engine::general_purpose::URL_SAFE
         .decode(token)
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
@@ -142,9 +144,21 @@ fn parse_rv(rv: &str) -> ApiResult<Revision> {
 /// Reorders metadata fields as the Go struct declares them (clients compare encoded objects).
 fn normalize_metadata(obj: &mut Value) {
     const ORDER: &[&str] = &[
-        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-        "annotations", "ownerReferences", "finalizers", "managedFields",
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
     ];
     if let Some(Value::Object(m)) = obj.get_mut("metadata") {
         let mut out = Map::with_capacity(m.len());
@@ -161,7 +175,9 @@ fn normalize_metadata(obj: &mut Value) {
 fn to_storage_bytes(obj: &Value) -> ApiResult<Bytes> {
     let mut v = obj.clone();
     v.remove_meta("resourceVersion");
-    serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
 }
 
 impl Store {
@@ -174,13 +190,19 @@ impl Store {
         let key = format!("/registry/namespaces/{ns}");
         let obj = match self.cache.get(&key) {
             Some(o) => Some((*o).clone()),
-            None => self.storage.get(&key).await?.and_then(|kv| cache::decode_kv(&kv)),
+            None => self
+                .storage
+                .get(&key)
+                .await?
+                .and_then(|kv| cache::decode_kv(&kv)),
         };
         match obj {
             None => Err(ApiError::not_found("", "namespaces", ns)),
-            Some(o) if creating && o.meta_str("deletionTimestamp").is_some() => Err(ApiError::forbidden(format!(
-                "unable to create new content in namespace {ns} because it is being terminated"
-            ))),
+            Some(o) if creating && o.meta_str("deletionTimestamp").is_some() => {
+                Err(ApiError::forbidden(format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                )))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -189,7 +211,9 @@ impl Store {
     pub async fn get(&self, res: &ResourceEntry, ns: Option<&str>, name: &str) -> ApiResult<Value> {
         let key = self.object_key(res, ns, name);
         match self.storage.get(&key).await? {
-            Some(kv) => cache::decode_kv(&kv).ok_or_else(|| ApiError::internal(format!("stored object {key} is not valid JSON"))),
+            Some(kv) => cache::decode_kv(&kv).ok_or_else(|| {
+                ApiError::internal(format!("stored object {key} is not valid JSON"))
+            }),
             None => Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name)),
         }
     }
@@ -203,7 +227,9 @@ impl Store {
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON object",
+            ));
         }
         obj = with_type_meta(obj, &res.rt.api_version(), &res.rt.kind);
         if let Some(ns) = ns.filter(|_| res.rt.namespaced) {
@@ -218,13 +244,22 @@ impl Store {
         } else {
             obj.remove_meta("namespace");
         }
-        let generate = obj.meta_str("generateName").map(str::to_string).filter(|_| obj.name().is_empty());
+        let generate = obj
+            .meta_str("generateName")
+            .map(str::to_string)
+            .filter(|_| obj.name().is_empty());
         for attempt in 0..8 {
             let mut o = obj.clone();
             if let Some(prefix) = &generate {
                 o.set_meta("name", json!(format!("{prefix}{}", random_suffix(5))));
             }
-            for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+            for f in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+                "managedFields",
+            ] {
                 o.remove_meta(f);
             }
             o.set_meta("uid", json!(uuid::Uuid::new_v4().to_string()));
@@ -244,11 +279,15 @@ impl Store {
                     cache::set_resource_version(&mut o, kv.mod_revision);
                     return Ok(o);
                 }
-                Err(StorageError::AlreadyExists(_)) if generate.is_some() && attempt < 7 => continue,
+                Err(StorageError::AlreadyExists(_)) if generate.is_some() && attempt < 7 => {
+                    continue
+                }
                 Err(StorageError::AlreadyExists(_)) => {
                     let mut e = ApiError::already_exists(&res.rt.group, &res.rt.plural, &name);
                     if generate.is_some() {
-                        e.message.push_str(", the server was not able to generate a unique name for the object");
+                        e.message.push_str(
+                            ", the server was not able to generate a unique name for the object",
+                        );
                     }
                     return Err(e);
                 }
@@ -259,8 +298,18 @@ impl Store {
     }
 
     /// Lists objects, from the watch cache unless an exact revision or a continue token asks for storage.
-    pub async fn list(&self, res: &ResourceEntry, ns: Option<&str>, opts: &ListOptions) -> ApiResult<ListResult> {
-        let filter = Filter::parse(opts.label_selector.as_deref(), opts.field_selector.as_deref(), &res.rt.group, &res.rt.kind)?;
+    pub async fn list(
+        &self,
+        res: &ResourceEntry,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> ApiResult<ListResult> {
+        let filter = Filter::parse(
+            opts.label_selector.as_deref(),
+            opts.field_selector.as_deref(),
+            &res.rt.group,
+            &res.rt.kind,
+        )?;
         let prefix = res.collection_prefix(ns);
         let rv = opts.resource_version.as_deref().filter(|s| !s.is_empty());
         let exact = opts.resource_version_match.as_deref() == Some("Exact");
@@ -279,11 +328,15 @@ impl Store {
         }
         if let Some(token) = opts.continue_token.as_deref().filter(|s| !s.is_empty()) {
             if rv.is_some_and(|r| r != "0") {
-                return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             let t = decode_continue(token)?;
             let start = format!("{prefix}{}", t.start);
-            return self.list_from_storage(res, &prefix, Some(&start), t.rv, opts.limit, &filter).await;
+            return self
+                .list_from_storage(res, &prefix, Some(&start), t.rv, opts.limit, &filter)
+                .await;
         }
         if exact {
             let r = parse_rv(rv.unwrap_or("0"))?;
@@ -292,7 +345,9 @@ impl Store {
                     "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
                 ));
             }
-            return self.list_from_storage(res, &prefix, None, r, opts.limit, &filter).await;
+            return self
+                .list_from_storage(res, &prefix, None, r, opts.limit, &filter)
+                .await;
         }
         match rv {
             None => {
@@ -310,7 +365,13 @@ impl Store {
             }
         }
         let snap = self.cache.snapshot(&prefix, None);
-        Ok(page_from_snapshot(snap, &prefix, opts.limit, &filter, rv == Some("0")))
+        Ok(page_from_snapshot(
+            snap,
+            &prefix,
+            opts.limit,
+            &filter,
+            rv == Some("0"),
+        ))
     }
 
     async fn list_from_storage(
@@ -343,9 +404,18 @@ impl Store {
                     if filter.matches(&v) {
                         items.push(Arc::new(v));
                         if limit > 0 && items.len() as i64 == limit {
-                            let more = page.more || kv.key != page.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
-                            let token = more.then(|| encode_continue(revision, &format!("{}\0", &kv.key[prefix.len()..])));
-                            return Ok(ListResult { items, revision, continue_token: token, remaining: None });
+                            let more = page.more
+                                || kv.key
+                                    != page.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
+                            let token = more.then(|| {
+                                encode_continue(revision, &format!("{}\0", &kv.key[prefix.len()..]))
+                            });
+                            return Ok(ListResult {
+                                items,
+                                revision,
+                                continue_token: token,
+                                remaining: None,
+                            });
                         }
                     }
                 }
@@ -353,7 +423,12 @@ impl Store {
             match (page.more, last_key) {
                 (true, Some(k)) => next = Some(format!("{k}\0")),
                 _ => {
-                    return Ok(ListResult { items, revision, continue_token: None, remaining: None });
+                    return Ok(ListResult {
+                        items,
+                        revision,
+                        continue_token: None,
+                        remaining: None,
+                    });
                 }
             }
         }
@@ -379,16 +454,28 @@ impl Store {
             let Some(kv) = current else {
                 return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name));
             };
-            let old = cache::decode_kv(&kv).ok_or_else(|| ApiError::internal(format!("stored object {key} is not valid JSON")))?;
+            let old = cache::decode_kv(&kv).ok_or_else(|| {
+                ApiError::internal(format!("stored object {key} is not valid JSON"))
+            })?;
             let mut new = update(&old)?;
             if !new.is_object() {
-                return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "the body of the request must be a JSON object",
+                ));
             }
             new = with_type_meta(new, &res.rt.api_version(), &res.rt.kind);
-            let pinned = new.meta_str("resourceVersion").filter(|s| !s.is_empty()).map(str::to_string);
+            let pinned = new
+                .meta_str("resourceVersion")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
             if let Some(rv) = &pinned {
                 if parse_rv(rv).ok() != Some(kv.mod_revision) {
-                    return Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, ApiError::MODIFIED));
+                    return Err(ApiError::conflict(
+                        &res.rt.group,
+                        &res.rt.plural,
+                        name,
+                        ApiError::MODIFIED,
+                    ));
                 }
             }
             self.prepare_update(res, ns, name, part, &mut new, &old)?;
@@ -399,7 +486,10 @@ impl Store {
                 return Ok(new);
             }
             // Removing the last finalizer of an object being deleted deletes it.
-            if new.meta_str("deletionTimestamp").is_some() && new.finalizers().is_empty() && !(res.rt.kind == "Namespace" && has_spec_finalizers(&new)) {
+            if new.meta_str("deletionTimestamp").is_some()
+                && new.finalizers().is_empty()
+                && !(res.rt.kind == "Namespace" && has_spec_finalizers(&new))
+            {
                 match self.storage.delete(&key, Some(kv.mod_revision)).await {
                     Ok((rev, _)) => {
                         cache::set_resource_version(&mut new, rev);
@@ -407,7 +497,12 @@ impl Store {
                     }
                     Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
                     Err(StorageError::Conflict { .. }) => {
-                        return Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, ApiError::MODIFIED))
+                        return Err(ApiError::conflict(
+                            &res.rt.group,
+                            &res.rt.plural,
+                            name,
+                            ApiError::MODIFIED,
+                        ))
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -415,23 +510,47 @@ impl Store {
             if new == old {
                 return Ok(new);
             }
-            match self.storage.update(&key, to_storage_bytes(&new)?, kv.mod_revision).await {
+            match self
+                .storage
+                .update(&key, to_storage_bytes(&new)?, kv.mod_revision)
+                .await
+            {
                 Ok(stored) => {
                     cache::set_resource_version(&mut new, stored.mod_revision);
                     return Ok(new);
                 }
                 Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
                 Err(StorageError::Conflict { .. }) => {
-                    return Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, ApiError::MODIFIED))
+                    return Err(ApiError::conflict(
+                        &res.rt.group,
+                        &res.rt.plural,
+                        name,
+                        ApiError::MODIFIED,
+                    ))
                 }
-                Err(StorageError::NotFound(_)) => return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name)),
+                Err(StorageError::NotFound(_)) => {
+                    return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name))
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, "too many concurrent updates"))
+        Err(ApiError::conflict(
+            &res.rt.group,
+            &res.rt.plural,
+            name,
+            "too many concurrent updates",
+        ))
     }
 
-    fn prepare_update(&self, res: &ResourceEntry, ns: Option<&str>, name: &str, part: Part, new: &mut Value, old: &Value) -> ApiResult<()> {
+    fn prepare_update(
+        &self,
+        res: &ResourceEntry,
+        ns: Option<&str>,
+        name: &str,
+        part: Part,
+        new: &mut Value,
+        old: &Value,
+    ) -> ApiResult<()> {
         let body_name = new.name().to_string();
         if body_name.is_empty() {
             new.set_meta("name", json!(name));
@@ -460,7 +579,12 @@ impl Store {
                 ));
             }
         }
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match old.meta().and_then(|m| m.get(f)) {
                 Some(v) => new.set_meta(f, v.clone()),
                 None => {
@@ -488,8 +612,13 @@ impl Store {
         part: Part,
         opts: &WriteOptions,
     ) -> ApiResult<(Value, bool)> {
-        match self.guaranteed_update(res, ns, name, part, opts, |_| Ok(body.clone())).await {
-            Err(e) if e.code == 404 && res.strategy.allow_create_on_update && part == Part::Main => {
+        match self
+            .guaranteed_update(res, ns, name, part, opts, |_| Ok(body.clone()))
+            .await
+        {
+            Err(e)
+                if e.code == 404 && res.strategy.allow_create_on_update && part == Part::Main =>
+            {
                 let mut b = body.clone();
                 if b.name().is_empty() {
                     b.set_meta("name", json!(name));
@@ -519,13 +648,20 @@ impl Store {
             let Some(kv) = self.storage.get(&key).await? else {
                 return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name));
             };
-            let mut obj = cache::decode_kv(&kv).ok_or_else(|| ApiError::internal(format!("stored object {key} is not valid JSON")))?;
+            let mut obj = cache::decode_kv(&kv).ok_or_else(|| {
+                ApiError::internal(format!("stored object {key} is not valid JSON"))
+            })?;
             if let Some(uid) = &opts.precondition_uid {
                 let cur = obj.meta_str("uid").unwrap_or("").to_string();
                 if *uid != cur {
-                    return Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, &format!(
+                    return Err(ApiError::conflict(
+                        &res.rt.group,
+                        &res.rt.plural,
+                        name,
+                        &format!(
                         "Precondition failed: UID in precondition: {uid}, UID in object meta: {cur}"
-                    )));
+                    ),
+                    ));
                 }
             }
             if let Some(rv) = &opts.precondition_rv {
@@ -538,11 +674,19 @@ impl Store {
             }
             let pending = self.pending_deletion(res, &mut obj, opts);
             if opts.dry_run {
-                return Ok(if pending { DeleteOutcome::Pending(obj) } else { DeleteOutcome::Deleted(obj) });
+                return Ok(if pending {
+                    DeleteOutcome::Pending(obj)
+                } else {
+                    DeleteOutcome::Deleted(obj)
+                });
             }
             if pending {
                 normalize_metadata(&mut obj);
-                match self.storage.update(&key, to_storage_bytes(&obj)?, kv.mod_revision).await {
+                match self
+                    .storage
+                    .update(&key, to_storage_bytes(&obj)?, kv.mod_revision)
+                    .await
+                {
                     Ok(stored) => {
                         cache::set_resource_version(&mut obj, stored.mod_revision);
                         return Ok(DeleteOutcome::Pending(obj));
@@ -560,11 +704,18 @@ impl Store {
                     return Ok(DeleteOutcome::Deleted(obj));
                 }
                 Err(StorageError::Conflict { .. }) => continue,
-                Err(StorageError::NotFound(_)) => return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name)),
+                Err(StorageError::NotFound(_)) => {
+                    return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name))
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::conflict(&res.rt.group, &res.rt.plural, name, "too many concurrent updates"))
+        Err(ApiError::conflict(
+            &res.rt.group,
+            &res.rt.plural,
+            name,
+            "too many concurrent updates",
+        ))
     }
 
     /// Marks `obj` for deletion when finalizers or a grace period keep it; returns whether it stays.
@@ -581,16 +732,31 @@ impl Store {
             return has_spec_finalizers(obj) || !obj.finalizers().is_empty();
         }
         if res.rt.kind == "Pod" && res.rt.group.is_empty() {
-            let scheduled = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-            let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+            let scheduled = obj
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty());
+            let phase = obj
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let terminal = phase == "Succeeded" || phase == "Failed";
-            let default_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+            let default_grace = obj
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(30);
             let grace = opts.grace_period.unwrap_or(default_grace).max(0);
             if scheduled && !terminal && grace > 0 {
-                let current = obj.meta().and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64);
+                let current = obj
+                    .meta()
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
                 if !already || current.is_some_and(|c| grace < c) {
                     let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
-                    obj.set_meta("deletionTimestamp", json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+                    obj.set_meta(
+                        "deletionTimestamp",
+                        json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    );
                     obj.set_meta("deletionGracePeriodSeconds", json!(grace));
                 }
                 return true;
@@ -614,11 +780,25 @@ impl Store {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> ApiResult<(Vec<Value>, Revision)> {
-        let page = self.list(res, ns, &ListOptions { limit: 0, continue_token: None, ..list.clone() }).await?;
+        let page = self
+            .list(
+                res,
+                ns,
+                &ListOptions {
+                    limit: 0,
+                    continue_token: None,
+                    ..list.clone()
+                },
+            )
+            .await?;
         let mut out = Vec::new();
         for item in page.items {
             let item_ns = item.namespace().to_string();
-            let ns = if res.rt.namespaced { Some(item_ns.as_str()) } else { None };
+            let ns = if res.rt.namespaced {
+                Some(item_ns.as_str())
+            } else {
+                None
+            };
             match self.delete(res, ns, item.name(), opts).await {
                 Ok(DeleteOutcome::Deleted(v)) | Ok(DeleteOutcome::Pending(v)) => out.push(v),
                 Err(e) if e.code == 404 => {}
@@ -635,7 +815,13 @@ fn has_spec_finalizers(obj: &Value) -> bool {
         .is_some_and(|a| !a.is_empty())
 }
 
-fn page_from_snapshot(snap: Snapshot, prefix: &str, limit: i64, filter: &Filter, _any: bool) -> ListResult {
+fn page_from_snapshot(
+    snap: Snapshot,
+    prefix: &str,
+    limit: i64,
+    filter: &Filter,
+    _any: bool,
+) -> ListResult {
     let revision = snap.revision;
     let mut items = Vec::new();
     let total = snap.items.len();
@@ -655,5 +841,10 @@ fn page_from_snapshot(snap: Snapshot, prefix: &str, limit: i64, filter: &Filter,
             };
         }
     }
-    ListResult { items, revision, continue_token: None, remaining: None }
+    ListResult {
+        items,
+        revision,
+        continue_token: None,
+        remaining: None,
+    }
 }

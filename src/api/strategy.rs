@@ -126,7 +126,13 @@ impl Strategy {
             }
             // Upstream lets status updates change labels, annotations, ownerReferences and finalizers.
             if let (Some(m), Some(Value::Object(nm))) = (o.get_mut("metadata"), meta) {
-                for f in ["labels", "annotations", "ownerReferences", "finalizers", "resourceVersion"] {
+                for f in [
+                    "labels",
+                    "annotations",
+                    "ownerReferences",
+                    "finalizers",
+                    "resourceVersion",
+                ] {
                     match nm.get(f) {
                         Some(v) => {
                             m[f] = v.clone();
@@ -164,13 +170,17 @@ impl Strategy {
 
 fn spec_changed(new: &Value, old: &Value) -> bool {
     match (new.as_object(), old.as_object()) {
-        (Some(n), Some(o)) => n
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
-            .any(|(k, v)| o.get(k) != Some(v))
-            || o
-                .keys()
-                .any(|k| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind") && !n.contains_key(k)),
+        (Some(n), Some(o)) => {
+            n.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .any(|(k, v)| o.get(k) != Some(v))
+                || o.keys().any(|k| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                        && !n.contains_key(k)
+                })
+        }
         _ => true,
     }
 }

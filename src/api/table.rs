@@ -57,7 +57,13 @@ pub fn column_definitions(res: &ResourceEntry) -> Value {
 }
 
 /// One Table row.
-pub fn row(res: &ResourceEntry, obj: &Value, include: IncludeObject, version: &str, now: chrono::DateTime<chrono::Utc>) -> Value {
+pub fn row(
+    res: &ResourceEntry,
+    obj: &Value,
+    include: IncludeObject,
+    version: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
     let cells = crate::printers::cells(&res.rt.group, &res.rt.kind, obj, now);
     let mut r = Map::new();
     r.insert("cells".into(), Value::Array(cells));
@@ -89,11 +95,20 @@ pub fn table(
     t.insert("metadata".into(), list_meta);
     t.insert(
         "columnDefinitions".into(),
-        if with_columns { column_definitions(res) } else { Value::Null },
+        if with_columns {
+            column_definitions(res)
+        } else {
+            Value::Null
+        },
     );
     t.insert(
         "rows".into(),
-        Value::Array(items.iter().map(|o| row(res, o, include, version, now)).collect()),
+        Value::Array(
+            items
+                .iter()
+                .map(|o| row(res, o, include, version, now))
+                .collect(),
+        ),
     );
     Value::Object(t)
 }

@@ -44,7 +44,14 @@ impl Encoder {
         let object = match self.format {
             Format::Table(v) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-                let t = table::table(&self.res, &[Arc::new(obj.clone())], meta, self.include, v, self.first);
+                let t = table::table(
+                    &self.res,
+                    &[Arc::new(obj.clone())],
+                    meta,
+                    self.include,
+                    v,
+                    self.first,
+                );
                 self.first = false;
                 t
             }
@@ -65,7 +72,9 @@ impl Encoder {
 }
 
 fn error_line(e: &ApiError) -> Bytes {
-    Bytes::from(json_body(&json!({"type": "ERROR", "object": e.to_status()})))
+    Bytes::from(json_body(
+        &json!({"type": "ERROR", "object": e.to_status()}),
+    ))
 }
 
 /// What a cache event means to a filtered watcher.
@@ -98,7 +107,12 @@ pub fn start(
 ) -> ApiResult<mpsc::Receiver<Bytes>> {
     let prefix = res.collection_prefix(ns);
     let rv = opts.resource_version.clone().filter(|s| !s.is_empty());
-    let mut enc = Encoder { res: res.clone(), format, include, first: true };
+    let mut enc = Encoder {
+        res: res.clone(),
+        format,
+        include,
+        first: true,
+    };
     let (tx, out) = mpsc::channel::<Bytes>(256);
     let mut initial: Vec<Bytes> = Vec::new();
     let (rx, from) = match rv.as_deref() {
@@ -115,11 +129,10 @@ pub fn start(
             (Some(rx), snap.revision)
         }
         Some(r) => {
-            let r: i64 = r
-                .parse()
-                .ok()
-                .filter(|r| *r >= 0)
-                .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {r:?}")))?;
+            let r: i64 =
+                r.parse().ok().filter(|r| *r >= 0).ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid resource version: {r:?}"))
+                })?;
             match store.cache.watch(&prefix, r) {
                 Ok((backlog, rx)) => {
                     for ev in backlog {
@@ -130,7 +143,9 @@ pub fn start(
                     (Some(rx), r)
                 }
                 Err(floor) => {
-                    initial.push(error_line(&ApiError::expired(format!("too old resource version: {r} ({floor})"))));
+                    initial.push(error_line(&ApiError::expired(format!(
+                        "too old resource version: {r} ({floor})"
+                    ))));
                     (None, r)
                 }
             }

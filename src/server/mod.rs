@@ -50,21 +50,41 @@ where
 {
     let started = std::time::Instant::now();
     let data_dir = cfg.data_dir();
-    std::fs::create_dir_all(&data_dir).map_err(|e| ServerError::Io(format!("{}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| ServerError::Io(format!("{}: {e}", data_dir.display())))?;
     let addr = SocketAddr::new(cfg.bind_address, cfg.https_listen_port);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| ServerError::Io(format!("cannot listen on {addr}: {e}")))?;
-    let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.https_listen_port);
-    let extra: Vec<IpAddr> = if cfg.bind_address.is_unspecified() { vec![] } else { vec![cfg.bind_address] };
+    let local_port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(cfg.https_listen_port);
+    let extra: Vec<IpAddr> = if cfg.bind_address.is_unspecified() {
+        vec![]
+    } else {
+        vec![cfg.bind_address]
+    };
     let pki = Pki::load_or_create(&data_dir.join("tls"), &extra)?;
-    let tls = TlsAcceptor::from(tls::server_config(&pki.ca_cert, &pki.serving_cert, &pki.serving_key)?);
+    let tls = TlsAcceptor::from(tls::server_config(
+        &pki.ca_cert,
+        &pki.serving_cert,
+        &pki.serving_key,
+    )?);
 
     let storage = crate::storage::open(&cfg.datastore_endpoint, &data_dir).await?;
     let cache = WatchCache::start(storage.clone()).await?;
     let registry = Arc::new(Registry::builtin());
-    let host = if cfg.bind_address.is_unspecified() { "127.0.0.1".to_string() } else { cfg.bind_address.to_string() };
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let host = if cfg.bind_address.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        cfg.bind_address.to_string()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
     let server_address = format!("{host}:{local_port}");
     let app = Arc::new(App {
         store: Store {
@@ -74,13 +94,18 @@ where
             admission: Admission::new(cfg.service_cidr),
         },
         metrics: Metrics::default(),
-        openapi: crate::openapi::OpenApi::new(registry.all().iter().map(|e| e.rt.clone()).collect()),
+        openapi: crate::openapi::OpenApi::new(
+            registry.all().iter().map(|e| e.rt.clone()).collect(),
+        ),
         server_address: server_address.clone(),
         ready: Default::default(),
     });
 
     let kubeconfig = cfg.kubeconfig_path();
-    crate::pki::write_private(&kubeconfig, &pki.admin_kubeconfig(&format!("https://{server_address}")))?;
+    crate::pki::write_private(
+        &kubeconfig,
+        &pki.admin_kubeconfig(&format!("https://{server_address}")),
+    )?;
     println!("Wrote kubeconfig {}", kubeconfig.display());
 
     let router = Router::new().fallback(handle).with_state(app.clone());
@@ -88,6 +113,9 @@ where
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
     crate::api::namespace::resume_all(app.clone());
+    if !cfg.etcd_compaction_interval.is_zero() {
+        tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
+    }
     app.ready.store(true, Ordering::SeqCst);
     tracing::info!(address = %addr, elapsed_ms = started.elapsed().as_millis() as u64, "skiff server is ready");
 
@@ -111,7 +139,8 @@ async fn accept_loop(listener: TcpListener, tls: TlsAcceptor, router: Router) {
         let tls = tls.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -125,16 +154,43 @@ async fn accept_loop(listener: TcpListener, tls: TlsAcceptor, router: Router) {
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(tls::user_from_cert);
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(user.clone());
-                let router = router.clone();
-                async move { router.oneshot(req.map(axum::body::Body::new)).await }
-            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(user.clone());
+                    let router = router.clone();
+                    async move { router.oneshot(req.map(axum::body::Body::new)).await }
+                },
+            );
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .await
+            {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+/// Compacts storage history every `interval`, up to the revision seen one interval earlier (as
+/// kube-apiserver does), so that at least one interval of history stays for watches.
+async fn compactor(app: Arc<App>, interval: Duration) {
+    let mut previous: Option<i64> = None;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let store = &app.store;
+        if let Some(rev) = previous {
+            match store.storage.compact(rev).await {
+                Ok(()) | Err(crate::storage::StorageError::Compacted { .. }) => {
+                    store.cache.compact(rev);
+                    tracing::debug!(revision = rev, "compacted storage");
+                }
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+        previous = store.storage.current_revision().await.ok();
     }
 }
 
