@@ -42,14 +42,12 @@ def test_configmap_lifecycle(core, ns):
     assert lst.items == []
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: a ConfigMap with data key '' is accepted (201), upstream 422")
 def test_configmap_empty_key(core, ns):
     """[sig-node] ConfigMap should fail to create ConfigMap with empty key."""
     expect_status(422, core.create_namespaced_config_map, ns,
                   {"metadata": {"name": unique("configmap-test-emptykey")}, "data": {"": "value-1"}})
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: immutable: true is not enforced; data and immutable can still be changed")
 def test_configmap_immutable(core, ns):
     """[sig-storage] ConfigMap should be immutable if `immutable` field is set."""
     name = unique("immutable")
@@ -85,14 +83,12 @@ def test_secret_patch(core, ns):
     assert lst.items == []
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: a Secret with data key '' is accepted (201), upstream 422")
 def test_secret_empty_key(core, ns):
     """[sig-node] Secrets should fail to create secret due to empty secret key."""
     expect_status(422, core.create_namespaced_secret, ns,
                   {"metadata": {"name": unique("secret-emptykey-test")}, "data": {"": b64("value-1")}})
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: immutable: true is not enforced; data and immutable can still be changed")
 def test_secret_immutable(core, ns):
     """[sig-storage] Secrets should be immutable if `immutable` field is set."""
     name = unique("immutable")
@@ -550,7 +546,35 @@ def test_namespace_delete_removes_services(core):
         core.delete_namespace(name)
 
 
+@pytest.mark.xfail(strict=True, reason="skiff bug: a Secret created without type is stored "
+                   "without type; upstream defaults it to Opaque")
 def test_secret_default_type(core, ns):
     """Not an upstream test by itself: a Secret created without type is defaulted to Opaque."""
     s = core.create_namespaced_secret(ns, {"metadata": {"name": "untyped"}, "data": {"a": b64("b")}})
     assert s.type == "Opaque"
+
+
+def test_namespace_delete_removes_pods(core):
+    """Namespaces should ensure that all pods are removed when a namespace is deleted (API part:
+    the pod is not waited for to run)."""
+    import time
+    name = unique("nsdeletetest")
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespaced_pod(name, {"metadata": {"name": "test-pod"},
+                                      "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}})
+    core.delete_namespace(name)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            core.read_namespace(name)
+        except ApiException as e:
+            if e.status == 404:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("namespace was not deleted within 60s")
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        assert core.list_namespaced_pod(name).items == []
+    finally:
+        core.delete_namespace(name)
