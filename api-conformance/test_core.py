@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiException
 
-from conftest import unique, watch_events
+from conftest import j, unique, watch_events
 
 
 def b64(s):
@@ -578,3 +578,35 @@ def test_namespace_delete_removes_pods(core):
         assert core.list_namespaced_pod(name).items == []
     finally:
         core.delete_namespace(name)
+
+
+# --- Pods (common/node/pods.go), API parts -----------------------------------------
+
+def _pod(name, labels=None):
+    return {"metadata": {"name": name, "labels": labels or {}},
+            "spec": {"containers": [{"name": "agnhost", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53"}]}}
+
+
+def test_pod_patch_status(core, ns):
+    """[sig-node] Pods should patch a pod status (API part: the pod is not run)."""
+    core.create_namespaced_pod(ns, _pod("pod-status"))
+    p = j(core.patch_namespaced_pod_status, "pod-status", ns, {
+        "metadata": {"annotations": {"patchedstatus": "true"}},
+        "status": {"message": "Patched by e2e test", "reason": "E2E"}})
+    assert p["metadata"]["annotations"]["patchedstatus"] == "true"
+    assert p["status"]["message"] == "Patched by e2e test" and p["status"]["reason"] == "E2E"
+    got = j(core.read_namespaced_pod_status, "pod-status", ns)
+    assert got["status"]["reason"] == "E2E"
+
+
+def test_pod_delete_collection(core, ns):
+    """[sig-node] Pods should delete a collection of pods (API part: the pods are not run)."""
+    for i in range(3):
+        core.create_namespaced_pod(ns, _pod(f"test-pod-{i}", {"type": "Testing"}))
+    assert len(core.list_namespaced_pod(ns, label_selector="type=Testing").items) == 3
+    core.delete_collection_namespaced_pod(ns, label_selector="type=Testing", grace_period_seconds=1)
+    import time
+    deadline = time.time() + 60
+    while core.list_namespaced_pod(ns, label_selector="type=Testing").items:
+        assert time.time() < deadline, "pods not deleted within 60s"
+        time.sleep(0.5)
