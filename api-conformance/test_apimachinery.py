@@ -118,8 +118,6 @@ def test_aggregated_discovery_interface(raw):
 
 # --- chunking.go -------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: remainingItemCount is missing from every page "
-                   "after the first (GET ...?limit=2&continue=TOKEN)")
 def test_chunking_list(core, ns):
     """Servers with support for API chunking should return chunks of results for list calls."""
     total = 400
@@ -197,8 +195,6 @@ DEPLOYMENT_META = """{
 }"""
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: strict decoding error lists duplicate fields "
-                   "before unknown fields; upstream wording is 'unknown field ..., duplicate field ...'")
 def test_field_validation_typed_unknown_and_duplicate(raw, ns):
     """FieldValidation should detect unknown and duplicate fields of a typed object."""
     r = raw.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", DEPLOYMENT_DUP,

@@ -362,9 +362,6 @@ def test_endpointslice_api_operations(api_client, raw, ns):
     assert d.list_namespaced_endpoint_slice(ns, label_selector=sel).items == []
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: status fields that upstream always serializes "
-                   "(no omitempty: ReplicaSetStatus.replicas, DaemonSetStatus.currentNumberScheduled, ...) "
-                   "are missing, so typed clients (kubernetes Python client 37) fail to decode")
 def test_status_required_zero_fields(raw, ns):
     """Not an upstream test by itself: a new ReplicaSet/StatefulSet/RC/DaemonSet carries
     status.replicas: 0 (resp. the four DaemonSet counters) like upstream."""

@@ -509,8 +509,6 @@ def test_node_lifecycle(core):
             pass
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: DELETE of a Service / ResourceQuota answers a "
-                   "Status; upstream returns the deleted object (ReturnDeletedObject)")
 def test_delete_returns_object_for_services_and_quotas(raw, core, ns):
     """Not an upstream test by itself: clients (e.g. the typed Python client) decode the DELETE
     reply of services and resourcequotas as the object."""
@@ -546,8 +544,6 @@ def test_namespace_delete_removes_services(core):
         core.delete_namespace(name)
 
 
-@pytest.mark.xfail(strict=True, reason="skiff bug: a Secret created without type is stored "
-                   "without type; upstream defaults it to Opaque")
 def test_secret_default_type(core, ns):
     """Not an upstream test by itself: a Secret created without type is defaulted to Opaque."""
     s = core.create_namespaced_secret(ns, {"metadata": {"name": "untyped"}, "data": {"a": b64("b")}})

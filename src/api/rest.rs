@@ -388,12 +388,13 @@ fn field_validation(
             )))
         }
     }
+    // Upstream reports unknown fields first, then duplicates.
     let mut problems = Vec::new();
-    if codec::content_type(headers) == "application/json" {
-        problems.extend(crate::openapi::duplicate_fields(raw));
-    }
     if !res.rt.schema_name.is_empty() {
         problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj));
+    }
+    if codec::content_type(headers) == "application/json" {
+        problems.extend(crate::openapi::duplicate_fields(raw));
     }
     if problems.is_empty() {
         return Ok(Vec::new());

@@ -43,7 +43,11 @@ impl Strategy {
                 rt.kind.as_str(),
                 "Endpoints" | "Event" | "Lease" | "Node"
             ),
-            return_deleted_object: matches!(rt.kind.as_str(), "Pod" | "Namespace"),
+            return_deleted_object: rt.group.is_empty()
+                && matches!(
+                    rt.kind.as_str(),
+                    "Pod" | "Namespace" | "Service" | "ResourceQuota"
+                ),
         }
     }
 
@@ -71,6 +75,11 @@ impl Strategy {
                 }
             }
             ("", "Node") => {}
+            ("", "Secret") => {
+                if let Some(o) = obj.as_object_mut() {
+                    o.entry("type").or_insert_with(|| json!("Opaque"));
+                }
+            }
             ("", "PersistentVolume") | ("", "PersistentVolumeClaim") => {
                 if let Some(o) = obj.as_object_mut() {
                     o.insert("status".into(), json!({"phase": "Pending"}));
@@ -88,6 +97,7 @@ impl Strategy {
             }
             _ => {}
         }
+        self.fill_status_zero_fields(obj);
         if self.tracks_generation {
             obj.set_meta("generation", json!(1));
         }
@@ -147,6 +157,27 @@ impl Strategy {
             }
         }
         *new = merged;
+        self.fill_status_zero_fields(new);
+    }
+
+    /// Writes the status fields Go always encodes (no `omitempty`) as zero when absent.
+    pub fn fill_status_zero_fields(&self, obj: &mut Value) {
+        let fields: &[&str] = match (self.group.as_str(), self.kind.as_str()) {
+            ("apps", "ReplicaSet") | ("", "ReplicationController") => &["replicas"],
+            ("apps", "StatefulSet") => &["replicas", "availableReplicas"],
+            ("apps", "DaemonSet") => &[
+                "currentNumberScheduled",
+                "numberMisscheduled",
+                "desiredNumberScheduled",
+                "numberReady",
+            ],
+            _ => return,
+        };
+        if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
+            for f in fields {
+                status.entry(f.to_string()).or_insert(json!(0));
+            }
+        }
     }
 
     fn carry_generation(&self, new: &mut Value, old: &Value) {

@@ -121,6 +121,17 @@ impl Store {
         ))
     }
 
+    /// How many keys under `prefix` from `start` on existed at `revision` (for `remainingItemCount`).
+    async fn remaining_after(
+        &self,
+        prefix: &str,
+        start: &str,
+        revision: Revision,
+    ) -> ApiResult<Option<i64>> {
+        let rest = self.storage.range(prefix, Some(start), revision, 0).await?;
+        Ok(Some(rest.kvs.len() as i64))
+    }
+
     async fn list_from_storage(
         &self,
         res: &ResourceEntry,
@@ -154,14 +165,19 @@ impl Store {
                             let more = page.more
                                 || kv.key
                                     != page.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
-                            let token = more.then(|| {
-                                encode_continue(revision, &format!("{}\0", &kv.key[prefix.len()..]))
-                            });
+                            let next_key = format!("{}\0", kv.key);
+                            let token =
+                                more.then(|| encode_continue(revision, &next_key[prefix.len()..]));
+                            let remaining = if more && filter.is_everything() {
+                                self.remaining_after(prefix, &next_key, revision).await?
+                            } else {
+                                None
+                            };
                             return Ok(ListResult {
                                 items,
                                 revision,
                                 continue_token: token,
-                                remaining: None,
+                                remaining,
                             });
                         }
                     }
