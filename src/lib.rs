@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod pki;
 pub mod printers;
 pub mod protobuf;
+pub mod schema;
 pub mod selectors;
 pub mod server;
 pub mod storage;
