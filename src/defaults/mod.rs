@@ -13,6 +13,10 @@
 //! Defaulting is idempotent and only fills fields that are unset, except where upstream itself
 //! overwrites (the `kubernetes.io/metadata.name` label of a Namespace, and a Service's
 //! `sessionAffinityConfig`, which is dropped when `sessionAffinity` is `None`).
+//!
+//! Not done here: rounding resource quantities up to milli precision (`SetDefaults_ResourceList`)
+//! and the fields Go's encoder always writes for non-pointer structs (`resources: {}` on
+//! containers, `creationTimestamp: null` in embedded templates); those belong to the codec.
 
 use serde_json::{Map, Value};
 

@@ -1,4 +1,5 @@
-//! Defaults of the smaller groups: networking, discovery, RBAC, storage and scheduling.
+//! Defaults of the smaller groups: networking, discovery, RBAC, storage, autoscaling and
+//! scheduling.
 //! `coordination.k8s.io` (Lease) and `events.k8s.io` (Event) have no defaults upstream.
 
 use serde_json::{json, Value};
@@ -56,6 +57,7 @@ pub(super) fn apply(group: &str, kind: &str, o: &mut Obj) {
                 }
             }
         }
+        ("autoscaling", "HorizontalPodAutoscaler") => horizontal_pod_autoscaler(o),
         ("scheduling.k8s.io", "PriorityClass") => {
             default_ptr(o, "preemptionPolicy", json!("PreemptLowerPriority"));
         }
@@ -84,6 +86,59 @@ fn network_policy(o: &mut Obj) {
             json!(["Ingress"])
         };
         spec.insert("policyTypes".into(), types);
+    }
+}
+
+/// `SetDefaults_HorizontalPodAutoscaler` of `autoscaling/v2`, or of `autoscaling/v1` when the
+/// object's `apiVersion` says so (v1 only defaults `minReplicas`; its CPU target default is
+/// applied by conversion).
+fn horizontal_pod_autoscaler(o: &mut Obj) {
+    let v1 = o.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
+    let Some(spec) = struct_field(o, "spec") else {
+        return;
+    };
+    default_ptr(spec, "minReplicas", json!(1));
+    if v1 {
+        return;
+    }
+    if len_zero(spec.get("metrics")) {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+        );
+    }
+    // A behavior, when given, gets every unset scaling rule field filled in.
+    if let Some(behavior) = ptr_field(spec, "behavior") {
+        let up = json!({
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Pods", "value": 4, "periodSeconds": 15},
+                {"type": "Percent", "value": 100, "periodSeconds": 15}
+            ]
+        });
+        let down = json!({
+            "selectPolicy": "Max",
+            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+        });
+        for (key, defaults) in [("scaleUp", up), ("scaleDown", down)] {
+            let Value::Object(mut rules) = defaults else {
+                continue;
+            };
+            match behavior.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(given)) => {
+                    for (k, v) in given {
+                        if !v.is_null() {
+                            rules.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Some(_) => continue,
+            }
+            behavior.insert(key.into(), Value::Object(rules));
+        }
     }
 }
 

@@ -927,3 +927,39 @@ fn rbac_storage_scheduling() {
         json!({"value": 1000, "preemptionPolicy": "Never"}),
     );
 }
+
+#[test]
+fn horizontal_pod_autoscaler() {
+    let target = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"});
+    check(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 5, "scaleTargetRef": target}}),
+        json!({"apiVersion": "autoscaling/v2", "spec": {
+            "maxReplicas": 5, "scaleTargetRef": target, "minReplicas": 1,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+        }}),
+    );
+    check(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 5, "minReplicas": 2, "scaleTargetRef": target,
+               "metrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}],
+               "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}),
+        json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 5, "minReplicas": 2, "scaleTargetRef": target,
+        "metrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}],
+        "behavior": {
+            "scaleDown": {"stabilizationWindowSeconds": 60, "selectPolicy": "Max",
+                          "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
+            "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                        "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                                     {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+        }}}),
+    );
+    check(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        json!({"apiVersion": "autoscaling/v1", "spec": {"maxReplicas": 5, "scaleTargetRef": target}}),
+        json!({"apiVersion": "autoscaling/v1", "spec": {"maxReplicas": 5, "scaleTargetRef": target, "minReplicas": 1}}),
+    );
+}
