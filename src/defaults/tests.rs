@@ -25,7 +25,7 @@ fn unchanged(group: &str, kind: &str, input: Value) {
     check(group, kind, input.clone(), input);
 }
 
-/// The PodSpec-level defaults every pod template gets, merged over `extra`.
+/// A defaulted PodSpec holding `containers` (already defaulted) and nothing else set by the user.
 fn defaulted_pod_spec(containers: Value) -> Value {
     json!({
         "containers": containers,
