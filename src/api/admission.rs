@@ -92,7 +92,6 @@ impl Admission {
         }
         let guard = self.lock.lock().await;
         let (used_ips, used_ports) = used(store);
-        default_service(obj);
         let spec = obj
             .get_mut("spec")
             .and_then(Value::as_object_mut)
@@ -209,43 +208,4 @@ fn used(store: &Store) -> (HashSet<String>, HashSet<u16>) {
         }
     }
     (ips, ports)
-}
-
-/// Service defaults as upstream applies them.
-fn default_service(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let svc_type = spec
-        .entry("type")
-        .or_insert_with(|| json!("ClusterIP"))
-        .as_str()
-        .unwrap_or("ClusterIP")
-        .to_string();
-    if svc_type != "ExternalName" {
-        spec.entry("sessionAffinity")
-            .or_insert_with(|| json!("None"));
-        spec.entry("internalTrafficPolicy")
-            .or_insert_with(|| json!("Cluster"));
-    }
-    if svc_type == "NodePort" || svc_type == "LoadBalancer" {
-        spec.entry("externalTrafficPolicy")
-            .or_insert_with(|| json!("Cluster"));
-    }
-    if svc_type == "LoadBalancer" {
-        spec.entry("allocateLoadBalancerNodePorts")
-            .or_insert_with(|| json!(true));
-    }
-    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-        for p in ports {
-            if let Some(m) = p.as_object_mut() {
-                m.entry("protocol").or_insert_with(|| json!("TCP"));
-                if !m.contains_key("targetPort") {
-                    if let Some(port) = m.get("port").cloned() {
-                        m.insert("targetPort".into(), port);
-                    }
-                }
-            }
-        }
-    }
 }

@@ -59,8 +59,6 @@ impl Strategy {
         }
         match (self.group.as_str(), self.kind.as_str()) {
             ("", "Namespace") => {
-                let name = obj.name().to_string();
-                set_label(obj, "kubernetes.io/metadata.name", &name);
                 if let Some(o) = obj.as_object_mut() {
                     let spec = o.entry("spec").or_insert_with(|| json!({}));
                     if spec.get("finalizers").is_none() {
@@ -75,11 +73,6 @@ impl Strategy {
                 }
             }
             ("", "Node") => {}
-            ("", "Secret") => {
-                if let Some(o) = obj.as_object_mut() {
-                    o.entry("type").or_insert_with(|| json!("Opaque"));
-                }
-            }
             ("", "PersistentVolume") | ("", "PersistentVolumeClaim") => {
                 if let Some(o) = obj.as_object_mut() {
                     o.insert("status".into(), json!({"phase": "Pending"}));
@@ -213,15 +206,5 @@ fn spec_changed(new: &Value, old: &Value) -> bool {
                 })
         }
         _ => true,
-    }
-}
-
-fn set_label(obj: &mut Value, key: &str, value: &str) {
-    if let Some(m) = obj.meta_mut() {
-        let labels = m.entry("labels").or_insert_with(|| json!({}));
-        if !labels.is_object() {
-            *labels = json!({});
-        }
-        labels[key] = json!(value);
     }
 }

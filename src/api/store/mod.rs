@@ -236,6 +236,10 @@ impl Store {
             o.set_meta("creationTimestamp", json!(now_rfc3339()));
             o.remove_meta("generation");
             res.strategy.prepare_for_create(&mut o);
+            if res.rt.group == "batch" && res.rt.kind == "Job" {
+                crate::defaults::job_selector_on_create(&mut o);
+            }
+            crate::defaults::apply(&res.rt.group, &res.rt.kind, &mut o);
             let _guard = self.admission.admit_create(self, res, &mut o).await?;
             validate::validate(res, &o, None)?;
             normalize_metadata(&mut o);

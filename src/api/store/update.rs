@@ -35,6 +35,7 @@ impl Store {
                 ApiError::internal(format!("stored object {key} is not valid JSON"))
             })?;
             let mut new = update(&old)?;
+            crate::defaults::apply(&res.rt.group, &res.rt.kind, &mut new);
             if !new.is_object() {
                 return Err(ApiError::bad_request(
                     "the body of the request must be a JSON object",
