@@ -68,6 +68,30 @@ pub fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
         .ok_or_else(|| BenchError::Io(format!("{path}: no VmRSS line")))
 }
 
+/// CPU time (user + system) used so far by process `pid` (`self` for this process), in seconds.
+pub fn cpu_seconds(pid: &str) -> Result<f64, BenchError> {
+    let path = format!("/proc/{pid}/stat");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| BenchError::Io(format!("{path}: {e}")))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = text
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| BenchError::Io(format!("{path}: unexpected format")))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64, BenchError> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .ok_or_else(|| BenchError::Io(format!("{path}: unexpected format")))
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as f64 } else { 100.0 };
+    // `rest` starts at field 3 (state), so field 14 is index 11.
+    Ok((ticks(11)? + ticks(12)?) / hz)
+}
+
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
