@@ -97,12 +97,14 @@ pub async fn sqlite_inserts(
 }
 
 /// Puts `total` 200-byte values into etcd with `tasks` concurrent tasks (each its own client
-/// handle on one gRPC connection); returns puts/s.
+/// handle on one gRPC connection); with `guarded`, each put is a create-if-absent transaction as
+/// skiff's storage layer sends. Returns writes/s.
 pub async fn etcd_puts(
     client: &etcd_client::Client,
     prefix: &str,
     tasks: usize,
     total: usize,
+    guarded: bool,
 ) -> Result<f64, BenchError> {
     let v = value();
     let t = Instant::now();
@@ -114,10 +116,23 @@ pub async fn etcd_puts(
         handles.push(tokio::spawn(async move {
             let mut i = c;
             while i < total {
-                client
-                    .put(format!("{prefix}{i:06}"), v.clone(), None)
-                    .await
-                    .map_err(|e| BenchError::Etcd(e.to_string()))?;
+                let key = format!("{prefix}{i:06}");
+                if guarded {
+                    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+                    let txn = Txn::new()
+                        .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(key.as_str(), v.clone(), None)])
+                        .or_else([TxnOp::get(key.as_str(), None)]);
+                    client
+                        .txn(txn)
+                        .await
+                        .map_err(|e| BenchError::Etcd(e.to_string()))?;
+                } else {
+                    client
+                        .put(key, v.clone(), None)
+                        .await
+                        .map_err(|e| BenchError::Etcd(e.to_string()))?;
+                }
                 i += tasks;
             }
             Ok::<_, BenchError>(())
