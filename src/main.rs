@@ -1,4 +1,4 @@
-//! The `skiff` command: `server`, `kubectl`, `check`.
+//! The `skiff` command: `server`, `kubectl`, `check`, `bench`.
 
 use std::process::ExitCode;
 
@@ -31,6 +31,8 @@ enum Command {
     },
     /// Report whether this machine has what skiff needs.
     Check,
+    /// Measure start time, memory, throughput and latency against real servers.
+    Bench(skiff::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,5 +82,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Check => skiff::check::run(),
+        Command::Bench(args) => skiff::bench::main(args),
     }
 }
