@@ -3,6 +3,7 @@
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod controllers;
 pub mod openapi;
 pub mod pki;
 pub mod printers;
