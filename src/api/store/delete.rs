@@ -257,3 +257,58 @@ pub(crate) fn gc_finalizers(
     let new: std::collections::BTreeSet<&String> = out.iter().collect();
     (old != new).then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::registry::Registry;
+
+    fn opts(propagation: Option<&str>, orphan: Option<bool>) -> DeleteOptions {
+        DeleteOptions {
+            propagation: propagation.map(str::to_string),
+            orphan_dependents: orphan,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gc_finalizers_follow_policy_then_existing_then_kind_default() {
+        let reg = Registry::builtin();
+        let cm = reg.find("", "v1", "configmaps").expect("configmaps");
+        let job = reg.find("batch", "v1", "jobs").expect("jobs");
+        let none: Vec<String> = vec![];
+        assert_eq!(gc_finalizers(&cm, &none, &opts(None, None)), None);
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Background"), None)),
+            None
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Foreground"), None)),
+            Some(vec!["foregroundDeletion".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Orphan"), None)),
+            Some(vec!["orphan".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(None, Some(true))),
+            Some(vec!["orphan".to_string()])
+        );
+        // Jobs in batch/v1 orphan by default; an explicit policy wins.
+        assert_eq!(
+            gc_finalizers(&job, &none, &opts(None, None)),
+            Some(vec!["orphan".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&job, &none, &opts(Some("Background"), None)),
+            None
+        );
+        // An existing GC finalizer is kept without a policy and replaced with one.
+        let fg = vec!["a".to_string(), "foregroundDeletion".to_string()];
+        assert_eq!(gc_finalizers(&job, &fg, &opts(None, None)), None);
+        assert_eq!(
+            gc_finalizers(&job, &fg, &opts(Some("Background"), None)),
+            Some(vec!["a".to_string()])
+        );
+    }
+}
