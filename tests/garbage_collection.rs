@@ -387,3 +387,42 @@ fn deleting_a_namespace_removes_its_content_then_the_namespace() {
         s.log()
     );
 }
+
+#[test]
+fn terminating_namespace_is_finished_after_a_restart() {
+    let mut s = Server::start();
+    let ns = create_ns(&s, "ns-restart");
+    s.kubectl_stdin_ok(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: {ns}\n  finalizers: [example.com/block]\n"
+        ),
+    );
+    s.kubectl_ok(&["delete", "namespace", &ns, "--wait=false"]);
+    assert!(eventually(WAIT, || field(
+        &s,
+        "default",
+        "namespace",
+        &ns,
+        ".status.conditions[?(@.type==\"NamespaceContentRemaining\")].status"
+    )
+    .as_deref()
+        == Some("True")));
+    s.terminate();
+    s.spawn();
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert!(
+        eventually(WAIT, || !exists(&s, "default", "namespace", &ns)),
+        "namespace not removed after a restart; log:\n{}",
+        s.log()
+    );
+}
