@@ -4,6 +4,7 @@ pub mod api;
 pub mod bench;
 pub mod check;
 pub mod config;
+pub mod controllers;
 pub mod defaults;
 pub mod openapi;
 pub mod pki;

@@ -11,7 +11,6 @@ pub mod errors;
 pub mod filter;
 pub mod handler;
 pub mod metrics;
-pub mod namespace;
 pub mod object;
 pub mod patch;
 pub mod registry;

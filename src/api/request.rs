@@ -165,6 +165,11 @@ impl Query {
         Ok(DeleteOptions {
             grace_period: self.int("gracePeriodSeconds")?,
             propagation: self.get("propagationPolicy").map(str::to_string),
+            orphan_dependents: match self.get("orphanDependents") {
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                _ => None,
+            },
             dry_run: self.dry_run()?,
             ..Default::default()
         })
@@ -204,6 +209,12 @@ pub fn merge_delete_body(opts: &mut DeleteOptions, body: &serde_json::Value) -> 
         if d.iter().any(|v| v.as_str() == Some("All")) {
             opts.dry_run = true;
         }
+    }
+    if let Some(o) = body
+        .get("orphanDependents")
+        .and_then(serde_json::Value::as_bool)
+    {
+        opts.orphan_dependents = Some(o);
     }
     Ok(())
 }

@@ -294,9 +294,6 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             }
             match store.delete(&res, nsr, &name, &opts).await.map_err(wrap)? {
                 DeleteOutcome::Pending(obj) => {
-                    if res.rt.kind == "Namespace" && !opts.dry_run {
-                        super::namespace::spawn_cleanup(app.clone(), name.clone());
-                    }
                     object_response(&res, StatusCode::OK, &obj, format, include)
                 }
                 DeleteOutcome::Deleted(obj) if res.strategy.return_deleted_object => {

@@ -112,11 +112,15 @@ where
     let accept = tokio::spawn(accept_loop(listener, tls, router));
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
-    crate::api::namespace::resume_all(app.clone());
     if !cfg.etcd_compaction_interval.is_zero() {
         tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
     }
     app.ready.store(true, Ordering::SeqCst);
+    if let Err(e) =
+        crate::controllers::start(&pki, &format!("https://{server_address}"), &cfg.disable).await
+    {
+        tracing::error!(error = %e, "controllers could not start");
+    }
     tracing::info!(address = %addr, elapsed_ms = started.elapsed().as_millis() as u64, "skiff server is ready");
 
     shutdown.await;

@@ -100,6 +100,9 @@ impl Store {
     /// Marks `obj` for deletion when finalizers or a grace period keep it; returns whether it stays.
     fn pending_deletion(&self, res: &ResourceEntry, obj: &mut Value, opts: &DeleteOptions) -> bool {
         let already = obj.meta_str("deletionTimestamp").is_some();
+        if let Some(finalizers) = gc_finalizers(res, &obj.finalizers(), opts) {
+            obj.set_meta("finalizers", json!(finalizers));
+        }
         if res.rt.kind == "Namespace" && res.rt.group.is_empty() {
             if !already {
                 obj.set_meta("deletionTimestamp", json!(now_rfc3339()));
@@ -185,5 +188,127 @@ impl Store {
             }
         }
         Ok((out, self.cache.revision()))
+    }
+}
+
+/// Finalizer that makes the garbage collector orphan an object's dependents.
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// Finalizer that makes the garbage collector delete an object's dependents first.
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// The default propagation of a kind, as its upstream strategy's `DefaultGarbageCollectionPolicy`:
+/// true where dependents are orphaned unless the request asks otherwise.
+fn orphans_by_default(res: &ResourceEntry) -> bool {
+    matches!(
+        (
+            res.rt.group.as_str(),
+            res.rt.version.as_str(),
+            res.rt.kind.as_str()
+        ),
+        ("", "v1", "ReplicationController") | ("batch", "v1", "Job")
+    )
+}
+
+/// The finalizers a DELETE leaves on the object for the garbage collector (upstream's
+/// `deletionFinalizersForGarbageCollection`): `orphan` or `foregroundDeletion` per the request's
+/// `orphanDependents`/`propagationPolicy`, else per the finalizers already there, else per the
+/// kind's default. `None` when the set does not change.
+pub(crate) fn gc_finalizers(
+    res: &ResourceEntry,
+    current: &[String],
+    opts: &DeleteOptions,
+) -> Option<Vec<String>> {
+    let from_existing = |wanted: &str| {
+        current
+            .iter()
+            .find(|f| *f == FINALIZER_ORPHAN || *f == FINALIZER_FOREGROUND)
+            .map(|f| f == wanted)
+    };
+    let orphan = if let Some(o) = opts.orphan_dependents {
+        o
+    } else {
+        match opts.propagation.as_deref() {
+            Some("Orphan") => true,
+            Some("Background") | Some("Foreground") => false,
+            _ => from_existing(FINALIZER_ORPHAN).unwrap_or_else(|| orphans_by_default(res)),
+        }
+    };
+    let foreground = if opts.orphan_dependents.is_some() {
+        false
+    } else {
+        match opts.propagation.as_deref() {
+            Some("Foreground") => true,
+            Some("Background") | Some("Orphan") => false,
+            _ => from_existing(FINALIZER_FOREGROUND).unwrap_or(false),
+        }
+    };
+    let mut out: Vec<String> = current
+        .iter()
+        .filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND)
+        .cloned()
+        .collect();
+    if orphan {
+        out.push(FINALIZER_ORPHAN.to_string());
+    }
+    if foreground {
+        out.push(FINALIZER_FOREGROUND.to_string());
+    }
+    let old: std::collections::BTreeSet<&String> = current.iter().collect();
+    let new: std::collections::BTreeSet<&String> = out.iter().collect();
+    (old != new).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::registry::Registry;
+
+    fn opts(propagation: Option<&str>, orphan: Option<bool>) -> DeleteOptions {
+        DeleteOptions {
+            propagation: propagation.map(str::to_string),
+            orphan_dependents: orphan,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gc_finalizers_follow_policy_then_existing_then_kind_default() {
+        let reg = Registry::builtin();
+        let cm = reg.find("", "v1", "configmaps").expect("configmaps");
+        let job = reg.find("batch", "v1", "jobs").expect("jobs");
+        let none: Vec<String> = vec![];
+        assert_eq!(gc_finalizers(&cm, &none, &opts(None, None)), None);
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Background"), None)),
+            None
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Foreground"), None)),
+            Some(vec!["foregroundDeletion".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(Some("Orphan"), None)),
+            Some(vec!["orphan".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&cm, &none, &opts(None, Some(true))),
+            Some(vec!["orphan".to_string()])
+        );
+        // Jobs in batch/v1 orphan by default; an explicit policy wins.
+        assert_eq!(
+            gc_finalizers(&job, &none, &opts(None, None)),
+            Some(vec!["orphan".to_string()])
+        );
+        assert_eq!(
+            gc_finalizers(&job, &none, &opts(Some("Background"), None)),
+            None
+        );
+        // An existing GC finalizer is kept without a policy and replaced with one.
+        let fg = vec!["a".to_string(), "foregroundDeletion".to_string()];
+        assert_eq!(gc_finalizers(&job, &fg, &opts(None, None)), None);
+        assert_eq!(
+            gc_finalizers(&job, &fg, &opts(Some("Background"), None)),
+            Some(vec!["a".to_string()])
+        );
     }
 }

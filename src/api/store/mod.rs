@@ -14,7 +14,7 @@ use super::registry::{Registry, ResourceEntry};
 use super::validate;
 use crate::storage::{Revision, SharedStorage, StorageError};
 
-mod delete;
+pub mod delete;
 mod list;
 mod update;
 
@@ -68,6 +68,8 @@ pub struct DeleteOptions {
     pub precondition_rv: Option<String>,
     /// `propagationPolicy`.
     pub propagation: Option<String>,
+    /// `orphanDependents` (deprecated form of `propagationPolicy: Orphan`).
+    pub orphan_dependents: Option<bool>,
     /// `dryRun=All`.
     pub dry_run: bool,
 }

@@ -1,0 +1,67 @@
+//! Controllers (the kube-controller-manager part of the server). As in k3s they run as tasks of
+//! the server process, but talk to the API like any other client: HTTPS to the server's own
+//! address with their own client certificate, through the `kube` crate's client, discovery and
+//! watchers.
+
+pub mod gc;
+pub mod namespace;
+pub mod queue;
+pub mod resources;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::Client;
+
+use crate::pki::Pki;
+
+/// The user the controllers authenticate as.
+pub const CONTROLLER_USER: &str = "system:kube-controller-manager";
+/// Name of the garbage collector for `--disable`.
+pub const GARBAGE_COLLECTOR: &str = "garbage-collector";
+/// Name of the namespace controller for `--disable`.
+pub const NAMESPACE_CONTROLLER: &str = "namespace-controller";
+
+/// Errors starting the controllers.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// The client certificate could not be issued.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// The client configuration was rejected.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// The client could not be built.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+}
+
+/// A client for `server` (e.g. `https://127.0.0.1:6443`) authenticating with a certificate for
+/// `user` in `groups`, issued by the cluster CA.
+pub async fn client_for(
+    pki: &Pki,
+    server: &str,
+    user: &str,
+    groups: &[&str],
+) -> Result<Client, ControllerError> {
+    let (cert, key) = pki.client_cert(user, groups)?;
+    let kubeconfig = crate::pki::kubeconfig(server, &pki.ca_cert, &cert, &key);
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::from_yaml(&kubeconfig)?,
+        &KubeConfigOptions::default(),
+    )
+    .await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// Starts the controllers not named in `disabled` against the API at `server`.
+pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), ControllerError> {
+    // No RBAC yet: the controllers act as cluster admins.
+    let client = client_for(pki, server, CONTROLLER_USER, &["system:masters"]).await?;
+    let enabled = |name: &str| !disabled.iter().any(|d| d == name);
+    if enabled(GARBAGE_COLLECTOR) {
+        tokio::spawn(gc::run(client.clone()));
+    }
+    if enabled(NAMESPACE_CONTROLLER) {
+        tokio::spawn(namespace::run(client));
+    }
+    Ok(())
+}
