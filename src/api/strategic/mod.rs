@@ -316,6 +316,13 @@ fn merge_value(ov: Value, pv: Value, meta: FieldMeta) -> SmpResult<Value> {
 /// A patch value for a key the original lacks: its directives are processed against an
 /// empty value, so none of them end up in the object.
 fn fresh(pv: Value, meta: FieldMeta) -> SmpResult<Value> {
+    if let (Value::Array(items), Some(key)) = (&pv, meta.merge_key) {
+        // Items without their merge key are stored as sent (validation reports them), as
+        // upstream does for lists the original lacks.
+        if items.iter().any(|i| i.is_object() && i.get(key).is_none()) {
+            return Ok(pv);
+        }
+    }
     merge_value(
         match &pv {
             Value::Object(_) => Value::Object(Map::new()),
