@@ -203,7 +203,9 @@ impl ApiError {
         s.insert("metadata".into(), json!({}));
         s.insert("status".into(), json!("Failure"));
         s.insert("message".into(), json!(self.message));
-        s.insert("reason".into(), json!(self.reason));
+        if !self.reason.is_empty() {
+            s.insert("reason".into(), json!(self.reason));
+        }
         let mut d = Map::new();
         if let Some(n) = &self.details.name {
             d.insert("name".into(), json!(n));

@@ -19,6 +19,7 @@ pub mod resource;
 pub mod response;
 pub mod rest;
 pub mod store;
+pub mod strategic;
 pub mod strategy;
 pub mod table;
 pub mod validate;

@@ -12,8 +12,8 @@ pub enum PatchKind {
     Merge,
     /// RFC 6902 `application/json-patch+json`.
     Json,
-    /// `application/strategic-merge-patch+json` (lists are merged by the kind's merge keys later;
-    /// for now maps merge and lists replace, directives are dropped).
+    /// `application/strategic-merge-patch+json`: merged by the kind's patch metadata
+    /// (see [`super::strategic`]).
     Strategic,
 }
 
@@ -48,32 +48,21 @@ pub fn parse_patch(kind: PatchKind, body: &[u8]) -> ApiResult<Value> {
     }
 }
 
-fn strip_directives(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            if m.get("$patch").and_then(Value::as_str) == Some("delete") {
-                return Value::Null;
-            }
-            let mut out = Map::new();
-            for (k, val) in m {
-                if k.starts_with('$') {
-                    continue;
-                }
-                out.insert(k.clone(), strip_directives(val));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Applies a patch to an object.
-pub fn apply(kind: PatchKind, target: &Value, patch: &Value) -> ApiResult<Value> {
+/// Applies a patch to an object whose OpenAPI definition is `schema_name`
+/// (`io.k8s.api.apps.v1.Deployment`; strategic merge patches of kinds without one, or with an
+/// empty name, fall back to JSON merge patch semantics).
+pub fn apply(
+    kind: PatchKind,
+    target: &Value,
+    patch: &Value,
+    schema_name: Option<&str>,
+) -> ApiResult<Value> {
     let mut doc = target.clone();
     match kind {
         PatchKind::Merge => json_patch::merge(&mut doc, patch),
-        PatchKind::Strategic => json_patch::merge(&mut doc, &strip_directives(patch)),
+        PatchKind::Strategic => {
+            doc = super::strategic::apply(target, patch, schema_name.filter(|s| !s.is_empty()))?;
+        }
         PatchKind::Json => {
             let p: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
                 ApiError::bad_request(format!(

@@ -270,10 +270,15 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 .guaranteed_update(&res, nsr, &name, part, &opts, |old| {
                     if scale {
                         let s = patch::scale_of(old)?;
-                        let patched = patch::apply(kind, &s, &patch_body)?;
+                        let patched = patch::apply(
+                            kind,
+                            &s,
+                            &patch_body,
+                            Some("io.k8s.api.autoscaling.v1.Scale"),
+                        )?;
                         patch::apply_scale(old, &patched)
                     } else {
-                        patch::apply(kind, old, &patch_body)
+                        patch::apply(kind, old, &patch_body, Some(&res.rt.schema_name))
                     }
                 })
                 .await
