@@ -276,6 +276,8 @@ fn walk_compare(
             }
         }
         _ => match (l, r) {
+            // Go's typed objects hold `null` where a field is absent (`creationTimestamp`).
+            (None, Some(Value::Null)) | (Some(Value::Null), None) => {}
             (None, Some(_)) => c.added.insert(path),
             (Some(_), None) => c.removed.insert(path),
             (Some(a), Some(b)) if a != b => c.modified.insert(path),
