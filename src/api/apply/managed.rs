@@ -175,6 +175,63 @@ pub fn encode(entries: &[Entry]) -> Option<Value> {
     Some(Value::Array(items))
 }
 
+/// The most `Update` entries kept; older ones are merged into `ancient-changes` (upstream's
+/// `DefaultMaxUpdateManagers`).
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
+/// Merges the oldest `Update` entries into one `ancient-changes` entry per apiVersion until at
+/// most [`MAX_UPDATE_MANAGERS`] remain (upstream's capManagersManager).
+pub fn cap_updates(entries: &mut Vec<Entry>) {
+    let mut updaters: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].operation == Operation::Update)
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updaters.sort_by(|&a, &b| entries[a].time.cmp(&entries[b].time));
+    let mut remaining = updaters.len();
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut dropped = vec![false; entries.len()];
+    for &i in &updaters {
+        if remaining <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        let Some(&(_, first)) = first_of_version.iter().find(|(v, _)| *v == version) else {
+            first_of_version.push((version, i));
+            continue;
+        };
+        let bucket = Entry {
+            manager: "ancient-changes".into(),
+            operation: Operation::Update,
+            api_version: version,
+            time: None,
+            subresource: String::new(),
+            set: Set::new(),
+        };
+        let b = match (0..entries.len()).find(|&j| !dropped[j] && entries[j].same_manager(&bucket))
+        {
+            Some(b) => b,
+            None => {
+                // The first (oldest) entry of this version becomes the bucket.
+                entries[first].manager = bucket.manager;
+                entries[first].subresource = String::new();
+                first
+            }
+        };
+        let set = entries[b].set.union(&entries[i].set);
+        entries[b].set = set;
+        entries[b].time = entries[i].time.clone();
+        dropped[i] = true;
+        remaining -= 1;
+    }
+    let mut idx = 0;
+    entries.retain(|_| {
+        idx += 1;
+        !dropped[idx - 1]
+    });
+}
+
 /// Sets (or removes) `metadata.managedFields` of an object.
 pub fn store(obj: &mut Value, entries: &[Entry]) {
     match encode(entries) {
@@ -216,6 +273,32 @@ mod tests {
             "updates name their apiVersion"
         );
         assert_eq!(entries[1].describe(), "\"a\" with subresource \"status\"");
+    }
+
+    #[test]
+    fn old_updates_merge_into_ancient_changes() {
+        let mut entries: Vec<Entry> = (0..13)
+            .map(|i| {
+                let mut set = Set::new();
+                set.insert(&[super::super::fieldpath::PathElement::Field(format!("f{i}"))]);
+                Entry {
+                    manager: format!("m{i:02}"),
+                    operation: Operation::Update,
+                    api_version: "v1".into(),
+                    time: Some(format!("2024-01-01T00:00:{i:02}Z")),
+                    subresource: String::new(),
+                    set,
+                }
+            })
+            .collect();
+        cap_updates(&mut entries);
+        assert_eq!(entries.len(), MAX_UPDATE_MANAGERS);
+        let ancient = entries
+            .iter()
+            .find(|e| e.manager == "ancient-changes")
+            .map(|e| e.set.paths().len());
+        assert_eq!(ancient, Some(4));
+        assert!(entries.iter().any(|e| e.manager == "m12"));
     }
 
     #[test]

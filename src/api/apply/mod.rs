@@ -159,6 +159,7 @@ pub fn record_update(scope: &Scope, live: Option<&Value>, new: &mut Value, manag
             }),
         }
     }
+    managed::cap_updates(&mut entries);
     managed::store(new, &entries);
 }
 
