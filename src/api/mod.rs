@@ -1,6 +1,7 @@
 //! The generic API machinery: resource types as data, served over one generic store.
 
 pub mod admission;
+pub mod apply;
 pub mod auth;
 pub mod bootstrap;
 pub mod builtin;

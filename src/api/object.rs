@@ -49,7 +49,8 @@ pub trait ObjectMeta {
     }
     /// Removes a metadata field.
     fn remove_meta(&mut self, field: &str) -> Option<Value> {
-        self.meta_mut().and_then(|m| m.remove(field))
+        // `shift_remove` keeps the order of the other fields (`remove` swaps the last one in).
+        self.meta_mut().and_then(|m| m.shift_remove(field))
     }
 }
 

@@ -127,6 +127,7 @@ impl Query {
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager: self.get("fieldManager").map(str::to_string),
+            ..WriteOptions::default()
         })
     }
 

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
 
+use super::apply;
 use super::codec::{self, Format, MAX_BODY};
 use super::errors::{ApiError, ApiResult};
 use super::filter::Filter;
@@ -171,6 +172,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         "create" => {
             let (headers, body) = read_body(req).await.map_err(wrap)?;
             let opts = query.write_options().map_err(wrap)?;
+            let opts = apply::with_request_manager(opts, &headers, None);
             let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
             let obj = check_type(&res, obj).map_err(wrap)?;
             let warnings =
@@ -184,6 +186,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         "update" => {
             let (headers, body) = read_body(req).await.map_err(wrap)?;
             let opts = query.write_options().map_err(wrap)?;
+            let opts = apply::with_request_manager(opts, &headers, info.subresource.as_deref());
             let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
             match info.subresource.as_deref() {
                 None | Some("status") | Some("finalize") => {
@@ -257,6 +260,34 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let (headers, body) = read_body(req).await.map_err(wrap)?;
             let opts = query.write_options().map_err(wrap)?;
             let ct = codec::content_type(&headers);
+            if ct == apply::APPLY_PATCH_YAML {
+                let mut opts = opts;
+                opts.field_manager = query
+                    .get("fieldManager")
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string);
+                if opts.field_manager.is_none() {
+                    return Err(wrap(apply::manager_required()));
+                }
+                let config = codec::parse_yaml(&body).map_err(wrap)?;
+                let config = check_type(&res, config).map_err(wrap)?;
+                let warnings =
+                    field_validation(app, &res, &query, &headers, &body, &config).map_err(wrap)?;
+                let sub = info.subresource.as_deref();
+                let force = query.flag("force");
+                let (obj, created) =
+                    apply::apply_request(store, &res, nsr, &name, sub, config, &opts, force)
+                        .await
+                        .map_err(wrap)?;
+                let code = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                let resp = object_response(&res, code, &obj, format, include);
+                return Ok((verb, with_warnings(resp, &warnings)));
+            }
+            let opts = apply::with_request_manager(opts, &headers, info.subresource.as_deref());
             let kind = patch::PatchKind::from_content_type(&ct).map_err(wrap)?;
             let patch_body = patch::parse_patch(kind, &body).map_err(wrap)?;
             let part = match info.subresource.as_deref() {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::admission;
+use super::apply;
 use super::cache::{self, WatchCache};
 use super::errors::{ApiError, ApiResult};
 use super::object::{now_rfc3339, random_suffix, with_type_meta, ObjectMeta};
@@ -23,8 +24,13 @@ mod update;
 pub struct WriteOptions {
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
-    /// `fieldManager`.
+    /// `fieldManager` (rest.rs fills in the User-Agent default); `None` for internal writes,
+    /// which leave managedFields as they are.
     pub field_manager: Option<String>,
+    /// The subresource written (`status`, `scale`, …), for managedFields.
+    pub subresource: Option<String>,
+    /// managedFields were already computed (server-side apply): the store keeps them.
+    pub managed_fields_done: bool,
 }
 
 /// Options of a list (and of the initial state of a watch).
@@ -230,7 +236,6 @@ impl Store {
                 "deletionTimestamp",
                 "deletionGracePeriodSeconds",
                 "selfLink",
-                "managedFields",
             ] {
                 o.remove_meta(f);
             }
@@ -243,6 +248,13 @@ impl Store {
             }
             crate::defaults::apply(&res.rt.group, &res.rt.kind, &mut o);
             let _guard = self.admission.admit_create(self, res, &mut o).await?;
+            match opts.field_manager.as_deref() {
+                _ if opts.managed_fields_done => {}
+                Some(m) => apply::record_update(&apply::Scope::new(res, None), None, &mut o, m),
+                None => {
+                    o.remove_meta("managedFields");
+                }
+            }
             validate::validate(res, &o, None)?;
             normalize_metadata(&mut o);
             let name = o.name().to_string();

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{normalize_metadata, parse_rv, to_storage_bytes, Part, Store, WriteOptions};
+use crate::api::apply;
 use crate::api::cache::{self};
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::object::{with_type_meta, ObjectMeta};
@@ -57,6 +58,12 @@ impl Store {
                 }
             }
             self.prepare_update(res, ns, name, part, &mut new, &old)?;
+            if let Some(m) = opts.field_manager.as_deref() {
+                if !opts.managed_fields_done {
+                    let scope = apply::Scope::new(res, opts.subresource.as_deref());
+                    apply::record_update(&scope, Some(&old), &mut new, m);
+                }
+            }
             validate::validate(res, &new, Some(&old))?;
             normalize_metadata(&mut new);
             if opts.dry_run {
