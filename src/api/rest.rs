@@ -162,7 +162,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         "get" => {
             let obj = store.get(&res, nsr, &name).await.map_err(wrap)?;
             let obj = match info.subresource.as_deref() {
-                None | Some("status") => obj,
+                None | Some("status") | Some("approval") => obj,
                 Some("scale") => patch::scale_of(&obj).map_err(wrap)?,
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             };
