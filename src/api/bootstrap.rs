@@ -1,5 +1,5 @@
-//! Objects every cluster has from its first start: the system namespaces and the `kubernetes`
-//! Service in `default`.
+//! Objects every cluster has from its first start: the system namespaces, the `kubernetes`
+//! Service in `default` and the system priority classes.
 
 use serde_json::json;
 
@@ -59,6 +59,37 @@ pub async fn ensure(store: &Store, service_cidr: Cidr, https_port: u16) -> ApiRe
                 Err(e) if e.code == 409 => {}
                 Err(e) => return Err(e),
             }
+        }
+    }
+    ensure_priority_classes(store).await
+}
+
+/// Creates the `system-node-critical` and `system-cluster-critical` PriorityClasses.
+async fn ensure_priority_classes(store: &Store) -> ApiResult<()> {
+    let Some(res) = store
+        .registry
+        .find("scheduling.k8s.io", "v1", "priorityclasses")
+    else {
+        return Ok(());
+    };
+    for (name, value, description) in crate::validation::SYSTEM_PRIORITY_CLASSES {
+        if store.get(&res, None, name).await.is_ok() {
+            continue;
+        }
+        let obj = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "description": description,
+        });
+        match store
+            .create(&res, None, obj, &WriteOptions::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! The built-in resource types served by skiff, as data (see [`ResourceType`]).
 
+use super::builtin_extra::{schema_name, EXTRA_ROWS};
 use super::resource::{ResourceType, Subresource};
 
 const RW: &[&str] = &[
@@ -14,17 +15,17 @@ const RW: &[&str] = &[
 ];
 
 /// A compact row of the built-in table: group, version, kind, plural, namespaced, short names,
-/// categories, subresources, OpenAPI schema name.
-struct Row {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    categories: &'static [&'static str],
-    subresources: &'static [&'static str],
-    schema: &'static str,
+/// categories, subresources, OpenAPI schema name (empty: derived from group, version, kind).
+pub(super) struct Row {
+    pub(super) group: &'static str,
+    pub(super) version: &'static str,
+    pub(super) kind: &'static str,
+    pub(super) plural: &'static str,
+    pub(super) namespaced: bool,
+    pub(super) short: &'static [&'static str],
+    pub(super) categories: &'static [&'static str],
+    pub(super) subresources: &'static [&'static str],
+    pub(super) schema: &'static str,
 }
 
 const ROWS: &[Row] = &[
@@ -330,6 +331,12 @@ fn subresource(row: &Row, name: &str) -> Subresource {
         ),
         "scale" => ("autoscaling", "v1", "Scale", &["get", "patch", "update"]),
         "finalize" => (row.group, row.version, row.kind, &["update"]),
+        "approval" => (
+            row.group,
+            row.version,
+            row.kind,
+            &["get", "patch", "update"],
+        ),
         "binding" => ("", "v1", "Binding", &["create"]),
         "eviction" => ("policy", "v1", "Eviction", &["create"]),
         "token" => ("authentication.k8s.io", "v1", "TokenRequest", &["create"]),
@@ -390,11 +397,15 @@ fn to_resource(row: &Row) -> ResourceType {
             .iter()
             .map(|s| subresource(row, s))
             .collect(),
-        schema_name: row.schema.to_string(),
+        schema_name: if row.schema.is_empty() {
+            schema_name(row)
+        } else {
+            row.schema.to_string()
+        },
     }
 }
 
 /// Every built-in resource type, in discovery order.
 pub fn builtin_resources() -> Vec<ResourceType> {
-    ROWS.iter().map(to_resource).collect()
+    ROWS.iter().chain(EXTRA_ROWS).map(to_resource).collect()
 }

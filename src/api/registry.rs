@@ -5,6 +5,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::builtin::builtin_resources;
+use super::convert::{self, Conversion};
 use super::resource::ResourceType;
 use super::strategy::Strategy;
 
@@ -17,6 +18,9 @@ pub struct ResourceEntry {
     pub strategy: Strategy,
     /// Storage prefix ending in `/`, e.g. `/registry/configmaps/`.
     pub prefix: String,
+    /// Set when objects are stored in another version of the same resource (which then
+    /// shares the prefix): how to convert to and from it.
+    pub conversion: Option<Conversion>,
 }
 
 impl ResourceEntry {
@@ -68,6 +72,7 @@ impl Registry {
                 Arc::new(ResourceEntry {
                     strategy: Strategy::for_builtin(&rt),
                     prefix: builtin_prefix(&rt),
+                    conversion: convert::builtin(&rt.group, &rt.version, &rt.kind),
                     rt,
                 })
             })
@@ -80,6 +85,14 @@ impl Registry {
     /// Every served resource.
     pub fn all(&self) -> Vec<Arc<ResourceEntry>> {
         self.entries.read().clone()
+    }
+
+    /// The entry whose strategy, defaults and validation apply to writes of `res`: the entry of
+    /// its storage version when it is converted, else `res` itself.
+    pub fn storage_entry(&self, res: &Arc<ResourceEntry>) -> Arc<ResourceEntry> {
+        res.conversion
+            .and_then(|c| self.find(&res.rt.group, c.storage_version, &res.rt.plural))
+            .unwrap_or_else(|| res.clone())
     }
 
     /// The resource served at `group/version/plural`.

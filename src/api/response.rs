@@ -124,6 +124,10 @@ pub fn list_response(
     include: IncludeObject,
 ) -> Response {
     let meta = list_meta(&page);
+    let page = ListResult {
+        items: super::convert::served_items(res, page.items),
+        ..page
+    };
     match format {
         Format::Table(v) => encode(
             StatusCode::OK,
@@ -181,6 +185,8 @@ pub fn object_response(
     format: Format,
     include: IncludeObject,
 ) -> Response {
+    let converted = super::convert::served(res, obj);
+    let obj = converted.as_ref().unwrap_or(obj);
     match format {
         Format::Table(v) => {
             let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});

@@ -163,7 +163,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         "get" => {
             let obj = store.get(&res, nsr, &name).await.map_err(wrap)?;
             let obj = match info.subresource.as_deref() {
-                None | Some("status") => obj,
+                None | Some("status") | Some("approval") => obj,
                 Some("scale") => patch::scale_of(&obj).map_err(wrap)?,
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             };
@@ -177,7 +177,8 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let obj = check_type(&res, obj).map_err(wrap)?;
             let warnings =
                 field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
-            let created = store.create(&res, nsr, obj, &opts).await.map_err(wrap)?;
+            let (wres, obj) = write_target(app, &res, obj);
+            let created = store.create(&wres, nsr, obj, &opts).await.map_err(wrap)?;
             with_warnings(
                 object_response(&res, StatusCode::CREATED, &created, format, include),
                 &warnings,
@@ -189,15 +190,17 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let opts = apply::with_request_manager(opts, &headers, info.subresource.as_deref());
             let obj = codec::decode_body(&headers, &body).map_err(wrap)?;
             match info.subresource.as_deref() {
-                None | Some("status") | Some("finalize") => {
+                None | Some("status") | Some("finalize") | Some("approval") => {
                     let obj = check_type(&res, obj).map_err(wrap)?;
                     let warnings =
                         field_validation(app, &res, &query, &headers, &body, &obj).map_err(wrap)?;
                     let part = match info.subresource.as_deref() {
                         None => Part::Main,
                         Some("status") => Part::Status,
+                        Some("approval") => Part::Approval,
                         _ => Part::All,
                     };
+                    let (wres, obj) = write_target(app, &res, obj);
                     let obj = if info.subresource.as_deref() == Some("finalize") {
                         let finalizers = obj
                             .pointer("/spec/finalizers")
@@ -217,7 +220,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                             .map_err(wrap)?
                     } else {
                         let (v, created) = store
-                            .update(&res, nsr, &name, obj, part, &opts)
+                            .update(&wres, nsr, &name, obj, part, &opts)
                             .await
                             .map_err(wrap)?;
                         let code = if created {
@@ -293,12 +296,15 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let part = match info.subresource.as_deref() {
                 None => Part::Main,
                 Some("status") => Part::Status,
+                Some("approval") => Part::Approval,
                 Some("scale") => Part::All,
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             };
             let scale = info.subresource.as_deref() == Some("scale");
+            let wres = store.registry.storage_entry(&res);
+            let served_version = res.rt.api_version();
             let updated = store
-                .guaranteed_update(&res, nsr, &name, part, &opts, |old| {
+                .guaranteed_update(&wres, nsr, &name, part, &opts, |old| {
                     if scale {
                         let s = patch::scale_of(old)?;
                         let patched = patch::apply(
@@ -308,6 +314,10 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                             Some("io.k8s.api.autoscaling.v1.Scale"),
                         )?;
                         patch::apply_scale(old, &patched)
+                    } else if let Some(c) = res.conversion {
+                        // Patches apply to the object as the client sees it.
+                        let served = c.output(old, &served_version);
+                        Ok((c.to_storage)(patch::apply(kind, &served, &patch_body)?))
                     } else {
                         patch::apply(kind, old, &patch_body, Some(&res.rt.schema_name))
                     }
@@ -376,6 +386,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         _ => return Err(wrap(ApiError::method_not_allowed())),
     };
     Ok((verb, resp))
+}
+
+/// The entry a write goes through (the storage version's) and the body converted to it.
+fn write_target(app: &App, res: &Arc<ResourceEntry>, obj: Value) -> (Arc<ResourceEntry>, Value) {
+    match res.conversion {
+        Some(c) => (app.store.registry.storage_entry(res), (c.to_storage)(obj)),
+        None => (res.clone(), obj),
+    }
 }
 
 /// Checks `apiVersion`/`kind` of a body against the resource.

@@ -33,6 +33,7 @@ impl Strategy {
                 | ("", "ReplicationController")
                 | ("policy", "PodDisruptionBudget")
                 | ("networking.k8s.io", _)
+                | ("admissionregistration.k8s.io", _)
         ) && rt.kind != "ControllerRevision";
         Strategy {
             group: rt.group.clone(),
@@ -78,7 +79,7 @@ impl Strategy {
                     o.insert("status".into(), json!({"phase": "Pending"}));
                 }
             }
-            ("", "Service") => {
+            ("", "Service") | ("networking.k8s.io", "Ingress") => {
                 if let Some(o) = obj.as_object_mut() {
                     o.insert("status".into(), json!({"loadBalancer": {}}));
                 }
@@ -98,6 +99,14 @@ impl Strategy {
 
     /// Prepares an update of the main resource: keeps the old status, bumps generation on spec change.
     pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        if (self.group.as_str(), self.kind.as_str())
+            == ("certificates.k8s.io", "CertificateSigningRequest")
+        {
+            // Upstream: the spec of a request cannot change after creation.
+            if let (Some(o), Some(spec)) = (new.as_object_mut(), old.get("spec")) {
+                o.insert("spec".into(), spec.clone());
+            }
+        }
         if self.has_status {
             if let Some(o) = new.as_object_mut() {
                 match old.get("status") {
@@ -164,11 +173,35 @@ impl Strategy {
                 "desiredNumberScheduled",
                 "numberReady",
             ],
+            ("autoscaling", "HorizontalPodAutoscaler") => &["desiredReplicas"],
+            ("policy", "PodDisruptionBudget") => &[
+                "disruptionsAllowed",
+                "currentHealthy",
+                "desiredHealthy",
+                "expectedPods",
+            ],
             _ => return,
         };
         if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
             for f in fields {
                 status.entry(f.to_string()).or_insert(json!(0));
+            }
+        }
+    }
+
+    /// Prepares a `/approval` update (CertificateSigningRequest): like a status update, but the
+    /// issued certificate is kept from the stored object.
+    pub fn prepare_for_approval_update(&self, new: &mut Value, old: &Value) {
+        self.prepare_for_status_update(new, old);
+        let cert = old.pointer("/status/certificate").cloned();
+        if let Some(status) = new.get_mut("status").and_then(Value::as_object_mut) {
+            match cert {
+                Some(c) => {
+                    status.insert("certificate".into(), c);
+                }
+                None => {
+                    status.remove("certificate");
+                }
             }
         }
     }

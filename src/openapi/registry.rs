@@ -3,7 +3,10 @@
 //! k8s-openapi has no registry of its types, so the kinds are listed here once. List kinds
 //! (`<Kind>List`) are derived from their item kind and need no entry of their own.
 
-use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery,
+    events, networking, node, policy, rbac, scheduling, storage,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::version;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -62,6 +65,37 @@ schema_registry! {
     discovery::v1::EndpointSlice,
     // events.k8s.io/v1
     events::v1::Event,
+    // networking.k8s.io/v1
+    networking::v1::Ingress,
+    networking::v1::IngressClass,
+    networking::v1::NetworkPolicy,
+    // storage.k8s.io/v1
+    storage::v1::StorageClass,
+    storage::v1::CSIDriver,
+    storage::v1::CSINode,
+    storage::v1::VolumeAttachment,
+    storage::v1::CSIStorageCapacity,
+    // rbac.authorization.k8s.io/v1
+    rbac::v1::Role,
+    rbac::v1::ClusterRole,
+    rbac::v1::RoleBinding,
+    rbac::v1::ClusterRoleBinding,
+    // policy/v1
+    policy::v1::PodDisruptionBudget,
+    // scheduling.k8s.io/v1
+    scheduling::v1::PriorityClass,
+    // autoscaling/v2 and v1
+    autoscaling::v2::HorizontalPodAutoscaler,
+    autoscaling::v1::HorizontalPodAutoscaler,
+    // certificates.k8s.io/v1
+    certificates::v1::CertificateSigningRequest,
+    // node.k8s.io/v1
+    node::v1::RuntimeClass,
+    // admissionregistration.k8s.io/v1
+    admissionregistration::v1::ValidatingWebhookConfiguration,
+    admissionregistration::v1::MutatingWebhookConfiguration,
+    admissionregistration::v1::ValidatingAdmissionPolicy,
+    admissionregistration::v1::ValidatingAdmissionPolicyBinding,
     // Subresource kinds.
     autoscaling::v1::Scale,
     // Machinery every document carries.

@@ -198,7 +198,7 @@ fn int_or_percent_value(v: Option<&Value>) -> (i64, bool) {
     }
 }
 
-fn positive_int_or_percent(v: &mut Ctx, val: Option<&Value>, path: &str) {
+pub(super) fn positive_int_or_percent(v: &mut Ctx, val: Option<&Value>, path: &str) {
     match val {
         Some(Value::String(s)) => {
             for m in is_valid_percent(s) {
@@ -214,7 +214,7 @@ fn positive_int_or_percent(v: &mut Ctx, val: Option<&Value>, path: &str) {
     }
 }
 
-fn not_more_than_100_percent(v: &mut Ctx, val: Option<&Value>, path: &str) {
+pub(super) fn not_more_than_100_percent(v: &mut Ctx, val: Option<&Value>, path: &str) {
     let (n, pct) = int_or_percent_value(val);
     if pct && n > 100 {
         v.push(

@@ -8,17 +8,20 @@
 
 mod apps;
 mod batch;
+mod cluster;
 mod core;
 mod cron;
 mod fmt;
 mod meta;
 mod misc;
 mod names;
+mod networking;
 mod quantity;
 mod util;
 
 use serde_json::Value;
 
+pub use cluster::SYSTEM_PRIORITY_CLASSES;
 pub use fmt::go_quote;
 pub use names::{
     is_config_map_key, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
@@ -296,9 +299,31 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
         ("coordination.k8s.io", "Lease") => misc::lease(&mut v, obj, old),
         ("discovery.k8s.io", "EndpointSlice") => misc::endpoint_slice(&mut v, obj, old),
         ("events.k8s.io", "Event") => misc::events_event(&mut v, obj, old),
+        ("rbac.authorization.k8s.io", "Role") => cluster::role(&mut v, obj, old, true),
+        ("rbac.authorization.k8s.io", "ClusterRole") => cluster::role(&mut v, obj, old, false),
+        ("rbac.authorization.k8s.io", "RoleBinding") => {
+            cluster::role_binding(&mut v, obj, old, true)
+        }
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            cluster::role_binding(&mut v, obj, old, false)
+        }
         ("rbac.authorization.k8s.io", _) => {
             meta::object_meta_kind(&mut v, obj, old, names::NameKind::PathSegment)
         }
+        ("scheduling.k8s.io", "PriorityClass") => cluster::priority_class(&mut v, obj, old),
+        ("policy", "PodDisruptionBudget") => cluster::pod_disruption_budget(&mut v, obj, old),
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            cluster::horizontal_pod_autoscaler(&mut v, obj, old)
+        }
+        ("node.k8s.io", "RuntimeClass") => cluster::runtime_class(&mut v, obj, old),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            cluster::certificate_signing_request(&mut v, obj, old)
+        }
+        ("networking.k8s.io", "Ingress") => networking::ingress(&mut v, obj, old),
+        ("networking.k8s.io", "IngressClass") => networking::ingress_class(&mut v, obj, old),
+        ("networking.k8s.io", "NetworkPolicy") => networking::network_policy(&mut v, obj, old),
+        ("storage.k8s.io", "StorageClass") => networking::storage_class(&mut v, obj, old),
+        ("storage.k8s.io", "VolumeAttachment") => networking::volume_attachment(&mut v, obj, old),
         _ => meta::object_meta_kind(&mut v, obj, old, names::NameKind::Subdomain),
     }
     v.errs

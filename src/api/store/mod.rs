@@ -96,6 +96,8 @@ pub enum Part {
     Main,
     /// The `status` subresource (everything but status is kept).
     Status,
+    /// The `approval` subresource (status conditions; the certificate is kept).
+    Approval,
     /// Internal writes that may change everything.
     All,
 }

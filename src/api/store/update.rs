@@ -181,6 +181,7 @@ impl Store {
         match part {
             Part::Main => res.strategy.prepare_for_update(new, old),
             Part::Status => res.strategy.prepare_for_status_update(new, old),
+            Part::Approval => res.strategy.prepare_for_approval_update(new, old),
             Part::All => {}
         }
         new.remove_meta("selfLink");
