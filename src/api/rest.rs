@@ -317,7 +317,12 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                     } else if let Some(c) = res.conversion {
                         // Patches apply to the object as the client sees it.
                         let served = c.output(old, &served_version);
-                        Ok((c.to_storage)(patch::apply(kind, &served, &patch_body)?))
+                        Ok((c.to_storage)(patch::apply(
+                            kind,
+                            &served,
+                            &patch_body,
+                            Some(&res.rt.schema_name),
+                        )?))
                     } else {
                         patch::apply(kind, old, &patch_body, Some(&res.rt.schema_name))
                     }
