@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod builtin;
 pub mod cache;
 pub mod codec;
+pub mod crd;
 pub mod discovery;
 pub mod errors;
 pub mod filter;

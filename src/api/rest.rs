@@ -163,7 +163,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let obj = store.get(&res, nsr, &name).await.map_err(wrap)?;
             let obj = match info.subresource.as_deref() {
                 None | Some("status") => obj,
-                Some("scale") => patch::scale_of(&obj).map_err(wrap)?,
+                Some("scale") => super::crd::scale_of(&res, &obj).map_err(wrap)?,
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             };
             object_response(&res, StatusCode::OK, &obj, format, include)
@@ -238,14 +238,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 Some("scale") => {
                     let updated = store
                         .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
-                            patch::apply_scale(old, &obj)
+                            super::crd::apply_scale(&res, old, &obj)
                         })
                         .await
                         .map_err(wrap)?;
                     object_response(
                         &res,
                         StatusCode::OK,
-                        &patch::scale_of(&updated).map_err(wrap)?,
+                        &super::crd::scale_of(&res, &updated).map_err(wrap)?,
                         format,
                         include,
                     )
@@ -258,6 +258,9 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let opts = query.write_options().map_err(wrap)?;
             let ct = codec::content_type(&headers);
             let kind = patch::PatchKind::from_content_type(&ct).map_err(wrap)?;
+            if kind == patch::PatchKind::Strategic && res.strategy.custom.is_some() {
+                return Err(wrap(super::crd::strategic_patch_unsupported()));
+            }
             let patch_body = patch::parse_patch(kind, &body).map_err(wrap)?;
             let part = match info.subresource.as_deref() {
                 None => Part::Main,
@@ -269,9 +272,9 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let updated = store
                 .guaranteed_update(&res, nsr, &name, part, &opts, |old| {
                     if scale {
-                        let s = patch::scale_of(old)?;
+                        let s = super::crd::scale_of(&res, old)?;
                         let patched = patch::apply(kind, &s, &patch_body)?;
-                        patch::apply_scale(old, &patched)
+                        super::crd::apply_scale(&res, old, &patched)
                     } else {
                         patch::apply(kind, old, &patch_body)
                     }
@@ -279,7 +282,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 .await
                 .map_err(wrap)?;
             let out = if scale {
-                patch::scale_of(&updated).map_err(wrap)?
+                super::crd::scale_of(&res, &updated).map_err(wrap)?
             } else {
                 updated
             };
@@ -291,6 +294,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let b = codec::decode_body(&headers, &body).map_err(wrap)?;
                 request::merge_delete_body(&mut opts, &b).map_err(wrap)?;
+            }
+            if res.rt.group == super::crd::GROUP
+                && res.rt.kind == "CustomResourceDefinition"
+                && !opts.dry_run
+            {
+                super::crd::controller::before_delete(app, &name)
+                    .await
+                    .map_err(wrap)?;
             }
             match store.delete(&res, nsr, &name, &opts).await.map_err(wrap)? {
                 DeleteOutcome::Pending(obj) => {
@@ -390,7 +401,9 @@ fn field_validation(
     }
     // Upstream reports unknown fields first, then duplicates.
     let mut problems = Vec::new();
-    if !res.rt.schema_name.is_empty() {
+    if let Some(custom) = &res.strategy.custom {
+        problems.extend(custom.unknown_fields(obj));
+    } else if !res.rt.schema_name.is_empty() {
         problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj));
     }
     if codec::content_type(headers) == "application/json" {

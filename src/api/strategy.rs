@@ -21,6 +21,8 @@ pub struct Strategy {
     pub allow_create_on_update: bool,
     /// True when DELETE answers with the deleted object instead of a success Status.
     pub return_deleted_object: bool,
+    /// The custom resource's schema, columns and subresources (None for built-in kinds).
+    pub custom: Option<std::sync::Arc<super::crd::CustomResource>>,
 }
 
 impl Strategy {
@@ -33,6 +35,7 @@ impl Strategy {
                 | ("", "ReplicationController")
                 | ("policy", "PodDisruptionBudget")
                 | ("networking.k8s.io", _)
+                | ("apiextensions.k8s.io", _)
         ) && rt.kind != "ControllerRevision";
         Strategy {
             group: rt.group.clone(),
@@ -48,6 +51,7 @@ impl Strategy {
                     rt.kind.as_str(),
                     "Pod" | "Namespace" | "Service" | "ResourceQuota"
                 ),
+            custom: None,
         }
     }
 
@@ -57,7 +61,14 @@ impl Strategy {
             obj.set_meta("name", Value::Null);
             obj.remove_meta("name");
         }
+        if let Some(custom) = &self.custom {
+            custom.prepare_for_create(obj);
+            return;
+        }
         match (self.group.as_str(), self.kind.as_str()) {
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                super::crd::prepare_crd(obj, None);
+            }
             ("", "Namespace") => {
                 let name = obj.name().to_string();
                 set_label(obj, "kubernetes.io/metadata.name", &name);
@@ -105,6 +116,11 @@ impl Strategy {
 
     /// Prepares an update of the main resource: keeps the old status, bumps generation on spec change.
     pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        if let Some(custom) = &self.custom {
+            custom.prepare(new);
+        } else if self.kind == "CustomResourceDefinition" && self.group == "apiextensions.k8s.io" {
+            super::crd::prepare_crd(new, Some(old));
+        }
         if self.has_status {
             if let Some(o) = new.as_object_mut() {
                 match old.get("status") {

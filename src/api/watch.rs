@@ -41,6 +41,7 @@ struct Encoder {
 
 impl Encoder {
     fn event(&mut self, kind: &str, obj: &Value) -> Bytes {
+        let obj = &*crate::api::crd::convert(&self.res, obj);
         let object = match self.format {
             Format::Table(v) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});

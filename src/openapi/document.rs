@@ -577,7 +577,13 @@ fn add_gvk(defs: &mut Map<String, Value>, name: &str, gvks: Vec<Value>) {
 }
 
 /// The document of one group-version (`api/v1`, `apis/apps/v1`).
-pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceType]) -> Value {
+pub(crate) fn group_version(
+    group: &str,
+    version: &str,
+    resources: &[&ResourceType],
+    extra: &Map<String, Value>,
+) -> Value {
+    let documentable = |r: &ResourceType| documentable(r) || extra.contains_key(&r.schema_name);
     let prefix = if group.is_empty() {
         format!("/api/{version}")
     } else {
@@ -601,6 +607,10 @@ pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceTy
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !extra.is_empty() {
+        roots.push(OBJECT_META.to_string());
+        roots.push(LIST_META.to_string());
+    }
     for r in resources.iter().filter(|r| documentable(r)) {
         b.resource(r);
         roots.push(r.schema_name.clone());
@@ -631,6 +641,12 @@ pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceTy
         .insert("get".into(), resources_op);
 
     let mut defs = definitions(&roots);
+    if !extra.is_empty() {
+        defs.extend(extra.clone());
+        let mut sorted: Vec<(String, Value)> = std::mem::take(&mut defs).into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        defs = sorted.into_iter().collect();
+    }
     for r in resources.iter().filter(|r| documentable(r)) {
         add_gvk(
             &mut defs,
@@ -685,4 +701,37 @@ pub(crate) fn discovery(path: &str, id: &str, tag: &str, description: &str, sche
     let mut paths = Map::new();
     paths.insert(path.into(), json!({ "get": op }));
     skeleton(paths, definitions(&[schema.to_string()]))
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+
+/// Adds the definitions of a custom kind (from its CRD's `openAPIV3Schema`) and its list kind.
+pub(crate) fn custom_definitions(rt: &ResourceType, schema: &Value, out: &mut Map<String, Value>) {
+    let mut s = schema.clone();
+    if let Some(o) = s.as_object_mut() {
+        let props = o
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(p) = props.as_object_mut() {
+            p.insert("apiVersion".into(), json!({
+                "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+                "type": "string",
+            }));
+            p.insert("kind".into(), json!({
+                "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+                "type": "string",
+            }));
+            p.insert("metadata".into(), json!({
+                "allOf": [schema_ref(OBJECT_META)],
+                "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+            }));
+            let mut sorted: Vec<(String, Value)> = std::mem::take(p).into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            *p = sorted.into_iter().collect();
+        }
+    }
+    out.insert(rt.schema_name.clone(), s);
+    let list = registry::list_schema(&rt.kind, schema_ref(&rt.schema_name), schema_ref(LIST_META));
+    out.insert(list_schema_name(rt), list);
 }

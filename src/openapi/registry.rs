@@ -4,6 +4,7 @@
 //! (`<Kind>List`) are derived from their item kind and need no entry of their own.
 
 use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::version;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -62,6 +63,8 @@ schema_registry! {
     discovery::v1::EndpointSlice,
     // events.k8s.io/v1
     events::v1::Event,
+    // apiextensions.k8s.io/v1
+    apiextensions::CustomResourceDefinition,
     // Subresource kinds.
     autoscaling::v1::Scale,
     // Machinery every document carries.
@@ -74,6 +77,7 @@ schema_registry! {
     meta::APIGroupList,
     meta::APIVersions,
     meta::ListMeta,
+    meta::ObjectMeta,
     version::Info,
 }
 
@@ -121,7 +125,7 @@ pub(crate) fn add_definition(generator: &mut SchemaGenerator, name: &str) -> boo
 }
 
 /// The schema of `<kind>List`, shaped like upstream's list kinds.
-fn list_schema(kind: &str, item_ref: Value, list_meta_ref: Value) -> Value {
+pub(crate) fn list_schema(kind: &str, item_ref: Value, list_meta_ref: Value) -> Value {
     let mut metadata = list_meta_ref;
     if let Some(obj) = metadata.as_object_mut() {
         obj.insert(

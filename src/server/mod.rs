@@ -113,6 +113,7 @@ where
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
     crate::api::namespace::resume_all(app.clone());
+    crate::api::crd::start(app.clone()).await;
     if !cfg.etcd_compaction_interval.is_zero() {
         tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
     }
