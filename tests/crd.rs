@@ -101,18 +101,32 @@ fn crd_crontab_lifecycle() {
     assert_eq!(crd["status"]["acceptedNames"]["kind"], "CronTab");
     assert_eq!(crd["spec"]["names"]["listKind"], "CronTabList");
     let conds = crd["status"]["conditions"].as_array().expect("conditions");
-    assert!(conds.iter().any(|c| c["type"] == "NamesAccepted" && c["reason"] == "NoConflicts"));
+    assert!(conds
+        .iter()
+        .any(|c| c["type"] == "NamesAccepted" && c["reason"] == "NoConflicts"));
     let table = s.kubectl_ok(&["get", "crd"]);
-    assert!(table.starts_with("NAME") && table.contains("CREATED AT"), "{table}");
+    assert!(
+        table.starts_with("NAME") && table.contains("CREATED AT"),
+        "{table}"
+    );
 
     let resources = s.kubectl_ok(&["api-resources", "--api-group=stable.example.com"]);
-    assert!(resources.contains("crontabs") && resources.contains("ct") && resources.contains("CronTab"), "{resources}");
+    assert!(
+        resources.contains("crontabs") && resources.contains("ct") && resources.contains("CronTab"),
+        "{resources}"
+    );
 
     // Unknown fields: pruned by default, rejected under strict validation.
     let with_unknown = format!("{CRONTAB}  bogus: 1\n");
-    let out = s.kubectl_stdin(&["create", "--validate=strict", "-f", "-"], Some(&with_unknown));
+    let out = s.kubectl_stdin(
+        &["create", "--validate=strict", "-f", "-"],
+        Some(&with_unknown),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unknown field \"spec.bogus\""), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unknown field \"spec.bogus\""),
+        "{err}"
+    );
     s.kubectl_stdin_ok(&["create", "--validate=false", "-f", "-"], &with_unknown);
     let obj = s.kubectl_ok(&["get", "crontab", "my-new-cron-object", "-o", "json"]);
     let obj: serde_json::Value = serde_json::from_str(&obj).expect("json");
@@ -122,46 +136,103 @@ fn crd_crontab_lifecycle() {
 
     // Printer columns, by plural and short name, and in `all`.
     let table = s.kubectl_ok(&["get", "crontabs"]);
-    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(header, ["NAME", "SPEC", "REPLICAS", "AGE"], "{table}");
-    assert!(table.contains("my-new-cron-object   * * * * */5   1"), "{table}");
+    assert!(
+        table.contains("my-new-cron-object   * * * * */5   1"),
+        "{table}"
+    );
     assert!(s.kubectl_ok(&["get", "ct"]).contains("my-new-cron-object"));
-    assert!(s.kubectl_ok(&["get", "all"]).contains("crontab.stable.example.com/my-new-cron-object"));
+    assert!(s
+        .kubectl_ok(&["get", "all"])
+        .contains("crontab.stable.example.com/my-new-cron-object"));
 
     // Invalid values: 422 naming the field.
-    let bad = CRONTAB.replace("image: my-awesome-cron-image", "image: x\n  replicas: \"x\"").replace("my-new-cron-object", "bad");
+    let bad = CRONTAB
+        .replace(
+            "image: my-awesome-cron-image",
+            "image: x\n  replicas: \"x\"",
+        )
+        .replace("my-new-cron-object", "bad");
     let err = s.kubectl_stdin(&["create", "-f", "-"], Some(&bad));
     let err = String::from_utf8_lossy(&err.stderr).into_owned();
     assert!(err.contains("spec.replicas: Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\""), "{err}");
-    let bad = CRONTAB.replace("* * * * */5", "nope").replace("my-new-cron-object", "bad");
+    let bad = CRONTAB
+        .replace("* * * * */5", "nope")
+        .replace("my-new-cron-object", "bad");
     let err = s.kubectl_stdin(&["create", "-f", "-"], Some(&bad));
     let err = String::from_utf8_lossy(&err.stderr).into_owned();
-    assert!(err.contains("CronTab.stable.example.com \"bad\" is invalid: spec.cronSpec: Invalid value: \"nope\": spec.cronSpec in body should match"), "{err}");
+    assert!(err.contains("The CronTab \"bad\" is invalid: spec.cronSpec: Invalid value: \"nope\": spec.cronSpec in body should match"), "{err}");
 
     // Explain from /openapi/v3.
     let explain = s.kubectl_ok(&["explain", "crontab.spec"]);
-    assert!(explain.contains("cronSpec") && explain.contains("The cron schedule."), "{explain}");
+    assert!(
+        explain.contains("cronSpec") && explain.contains("The cron schedule."),
+        "{explain}"
+    );
     let explain = s.kubectl_ok(&["explain", "crontab.spec", "--recursive"]);
     assert!(explain.contains("replicas"), "{explain}");
 
     // Scale and status subresources; generation follows spec changes only.
     s.kubectl_ok(&["scale", "ct/my-new-cron-object", "--replicas=3"]);
-    let obj = s.kubectl_ok(&["get", "ct", "my-new-cron-object", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]);
+    let obj = s.kubectl_ok(&[
+        "get",
+        "ct",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.spec.replicas} {.metadata.generation}",
+    ]);
     assert_eq!(obj, "3 2");
-    s.kubectl_ok(&["patch", "ct", "my-new-cron-object", "--subresource=status", "--type=merge", "-p", r#"{"status":{"replicas":3,"labelSelector":"app=x"}}"#]);
-    let (code, body) = s.curl(&["/apis/stable.example.com/v1/namespaces/default/crontabs/my-new-cron-object/scale"]);
+    s.kubectl_ok(&[
+        "patch",
+        "ct",
+        "my-new-cron-object",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":3,"labelSelector":"app=x"}}"#,
+    ]);
+    let (code, body) = s.curl(&[
+        "/apis/stable.example.com/v1/namespaces/default/crontabs/my-new-cron-object/scale",
+    ]);
     assert_eq!(code, 200, "{body}");
-    assert!(body.contains("\"selector\":\"app=x\"") && body.contains("\"replicas\":3"), "{body}");
-    let obj = s.kubectl_ok(&["get", "ct", "my-new-cron-object", "-o", "jsonpath={.metadata.generation}"]);
+    assert!(
+        body.contains("\"selector\":\"app=x\"") && body.contains("\"replicas\":3"),
+        "{body}"
+    );
+    let obj = s.kubectl_ok(&[
+        "get",
+        "ct",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.metadata.generation}",
+    ]);
     assert_eq!(obj, "2");
 
     // Strategic merge patch is not served for custom resources.
-    let out = s.kubectl(&["patch", "ct", "my-new-cron-object", "--type=strategic", "-p", "{}"]);
+    let out = s.kubectl(&[
+        "patch",
+        "ct",
+        "my-new-cron-object",
+        "--type=strategic",
+        "-p",
+        "{}",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("application/apply-patch+yaml"), "{err}");
 
     // Deleting the CRD deletes its objects and stops serving the kind.
-    s.kubectl_ok(&["delete", "crd", "crontabs.stable.example.com", "--timeout=20s"]);
+    s.kubectl_ok(&[
+        "delete",
+        "crd",
+        "crontabs.stable.example.com",
+        "--timeout=20s",
+    ]);
     assert!(eventually(Duration::from_secs(5), || {
         s.curl(&["/apis/stable.example.com/v1/crontabs"]).0 == 404
     }));
@@ -180,16 +251,31 @@ fn crd_name_conflict_and_validation() {
         .replace("singular: crontab", "singular: crontabz");
     s.kubectl_stdin_ok(&["create", "-f", "-"], &other);
     assert!(eventually(Duration::from_secs(5), || {
-        s.kubectl_ok(&["get", "crd", "crontabz.stable.example.com", "-o", "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].reason}"]) == "NameConflict"
+        s.kubectl_ok(&[
+            "get",
+            "crd",
+            "crontabz.stable.example.com",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].reason}",
+        ]) == "NameConflict"
     }));
-    let bad = CRD.replace("name: crontabs.stable.example.com", "name: wrong.stable.example.com");
+    let bad = CRD.replace(
+        "name: crontabs.stable.example.com",
+        "name: wrong.stable.example.com",
+    );
     let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&bad));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("metadata.name: Invalid value: \"wrong.stable.example.com\": must be spec.names.plural+\".\"+spec.group"), "{err}");
     let bad = CRD.replace("storage: true", "storage: false");
-    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&bad.replace("crontabs", "crontabx")));
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        Some(&bad.replace("crontabs", "crontabx")),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("must have exactly one version marked as storage version"), "{err}");
+    assert!(
+        err.contains("must have exactly one version marked as storage version"),
+        "{err}"
+    );
 }
 
 #[test]

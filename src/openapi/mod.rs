@@ -14,9 +14,9 @@ pub use validate::duplicate_fields;
 
 use crate::api::resource::ResourceType;
 use bytes::Bytes;
+use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
-use parking_lot::RwLock;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 

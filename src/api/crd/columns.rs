@@ -35,8 +35,9 @@ pub fn from_version(version: &Value) -> Vec<PrinterColumn> {
                     let json_path = get("jsonPath");
                     let mut description = get("description");
                     if description.is_empty() {
-                        description =
-                            format!("Custom resource definition column (in JSONPath format): {json_path}");
+                        description = format!(
+                            "Custom resource definition column (in JSONPath format): {json_path}"
+                        );
                     }
                     PrinterColumn {
                         name: get("name"),
@@ -57,7 +58,9 @@ pub fn from_version(version: &Value) -> Vec<PrinterColumn> {
         name: "Age".into(),
         type_: "date".into(),
         format: String::new(),
-        description: "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp".into(),
+        description:
+            "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp"
+                .into(),
         priority: 0,
         json_path: ".metadata.creationTimestamp".into(),
     }]
@@ -65,7 +68,9 @@ pub fn from_version(version: &Value) -> Vec<PrinterColumn> {
 
 /// The Table `columnDefinitions` (Name first).
 pub fn definitions(cols: &[PrinterColumn]) -> Value {
-    let mut out = vec![json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0})];
+    let mut out = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}),
+    ];
     for c in cols {
         out.push(json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}));
     }
@@ -74,10 +79,7 @@ pub fn definitions(cols: &[PrinterColumn]) -> Value {
 
 /// The row cells of an object.
 pub fn cells(cols: &[PrinterColumn], obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let mut out = vec![obj
-        .pointer("/metadata/name")
-        .cloned()
-        .unwrap_or(json!(""))];
+    let mut out = vec![obj.pointer("/metadata/name").cloned().unwrap_or(json!(""))];
     for c in cols {
         let found = eval(&c.json_path, obj);
         let cell = match found.first() {
@@ -91,7 +93,10 @@ pub fn cells(cols: &[PrinterColumn], obj: &Value, now: DateTime<Utc>) -> Vec<Val
 
 fn cell(type_: &str, v: &Value, now: DateTime<Utc>) -> Value {
     match type_ {
-        "date" => match v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+        "date" => match v
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        {
             Some(t) => {
                 let d = now.signed_duration_since(t.with_timezone(&Utc));
                 json!(crate::printers::human_duration(d))
@@ -100,10 +105,25 @@ fn cell(type_: &str, v: &Value, now: DateTime<Utc>) -> Value {
         },
         "integer" => match v.as_i64() {
             Some(i) => json!(i),
-            None => v.as_f64().filter(|f| f.fract() == 0.0).map_or(Value::Null, |f| json!(f as i64)),
+            None => v
+                .as_f64()
+                .filter(|f| f.fract() == 0.0)
+                .map_or(Value::Null, |f| json!(f as i64)),
         },
-        "number" => if v.is_number() { v.clone() } else { Value::Null },
-        "boolean" => if v.is_boolean() { v.clone() } else { Value::Null },
+        "number" => {
+            if v.is_number() {
+                v.clone()
+            } else {
+                Value::Null
+            }
+        }
+        "boolean" => {
+            if v.is_boolean() {
+                v.clone()
+            } else {
+                Value::Null
+            }
+        }
         _ => match v {
             Value::String(_) => v.clone(),
             Value::Null => Value::Null,
@@ -123,7 +143,10 @@ enum Step {
 
 fn parse(path: &str) -> Option<Vec<Step>> {
     let p = path.trim();
-    let p = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')).unwrap_or(p);
+    let p = p
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or(p);
     let p = p.strip_prefix('$').unwrap_or(p);
     let chars: Vec<char> = p.chars().collect();
     let mut steps = Vec::new();
@@ -149,12 +172,15 @@ fn parse(path: &str) -> Option<Vec<Step>> {
                     steps.push(Step::All);
                 } else if let Ok(n) = inner.parse::<usize>() {
                     steps.push(Step::Index(n));
-                } else if let Some(f) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
+                } else if let Some(f) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')'))
+                {
                     let (k, v) = f.split_once("==")?;
                     let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
                     steps.push(Step::Filter(k.trim().to_string(), v.to_string()));
                 } else {
-                    steps.push(Step::Key(inner.trim_matches(|c| c == '"' || c == '\'').to_string()));
+                    steps.push(Step::Key(
+                        inner.trim_matches(|c| c == '"' || c == '\'').to_string(),
+                    ));
                 }
                 i = end + 1;
             }
@@ -207,7 +233,10 @@ mod tests {
     fn evaluates_simple_paths() {
         let o = json!({"spec": {"a": [1, 2]}, "status": {"conditions": [{"type": "A", "status": "x"}, {"type": "Ready", "status": "True"}]}});
         assert_eq!(eval(".spec.a[1]", &o), vec![&json!(2)]);
-        assert_eq!(eval(".status.conditions[?(@.type==\"Ready\")].status", &o), vec![&json!("True")]);
+        assert_eq!(
+            eval(".status.conditions[?(@.type==\"Ready\")].status", &o),
+            vec![&json!("True")]
+        );
         assert!(eval(".spec.none", &o).is_empty());
     }
 
@@ -216,8 +245,12 @@ mod tests {
         let cols = from_version(&json!({"additionalPrinterColumns": [
             {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
             {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"}]}));
-        let o = json!({"metadata": {"name": "x"}, "spec": {"cronSpec": "* * * * */5", "replicas": 3}});
-        assert_eq!(cells(&cols, &o, Utc::now()), vec![json!("x"), json!("* * * * */5"), json!(3)]);
+        let o =
+            json!({"metadata": {"name": "x"}, "spec": {"cronSpec": "* * * * */5", "replicas": 3}});
+        assert_eq!(
+            cells(&cols, &o, Utc::now()),
+            vec![json!("x"), json!("* * * * */5"), json!(3)]
+        );
         assert_eq!(from_version(&json!({}))[0].name, "Age");
     }
 }

@@ -28,12 +28,7 @@ pub async fn start(app: Arc<App>) {
                 Err(RecvError::Closed) => return,
             }
             // One pass covers every change queued so far.
-            loop {
-                match rx.try_recv() {
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
+            while let Ok(_) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {}
             reconcile(&app).await;
         }
     });
@@ -91,7 +86,13 @@ fn desired_status(crd: &Value, conflict: Option<String>) -> Value {
         None => {
             let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
             status["acceptedNames"] = names;
-            conditions.push(condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", crd));
+            conditions.push(condition(
+                "NamesAccepted",
+                "True",
+                "NoConflicts",
+                "no conflicts found",
+                crd,
+            ));
             conditions.push(condition(
                 "Established",
                 "True",
@@ -104,8 +105,20 @@ fn desired_status(crd: &Value, conflict: Option<String>) -> Value {
             if status.get("acceptedNames").is_none() {
                 status["acceptedNames"] = json!({"plural": "", "kind": ""});
             }
-            conditions.push(condition("NamesAccepted", "False", "NameConflict", msg, crd));
-            conditions.push(condition("Established", "False", "NotAccepted", "not all names are accepted", crd));
+            conditions.push(condition(
+                "NamesAccepted",
+                "False",
+                "NameConflict",
+                msg,
+                crd,
+            ));
+            conditions.push(condition(
+                "Established",
+                "False",
+                "NotAccepted",
+                "not all names are accepted",
+                crd,
+            ));
         }
     }
     if crd.meta_str("deletionTimestamp").is_some() {
@@ -136,7 +149,12 @@ pub async fn reconcile(app: &Arc<App>) {
     let snap = app.store.cache.snapshot(CRD_PREFIX, None);
     let mut crds: Vec<Arc<Value>> = snap.items.into_iter().map(|(_, v)| v).collect();
     crds.sort_by(|a, b| {
-        let key = |o: &Value| (o.meta_str("creationTimestamp").unwrap_or("").to_string(), o.name().to_string());
+        let key = |o: &Value| {
+            (
+                o.meta_str("creationTimestamp").unwrap_or("").to_string(),
+                o.name().to_string(),
+            )
+        };
         key(a).cmp(&key(b))
     });
     // Names taken per group, by the earliest CRD asking for them.
@@ -145,14 +163,19 @@ pub async fn reconcile(app: &Arc<App>) {
     let mut schemas = Vec::new();
     let mut statuses = Vec::new();
     for crd in &crds {
-        let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let names = requested_names(crd);
-        let conflict = names.iter().find_map(|(_, n)| {
-            match taken.get(&(group.clone(), n.clone())) {
-                Some(owner) if owner != crd.name() => Some(format!("{n:?} is already in use")),
-                _ => None,
-            }
-        });
+        let conflict =
+            names
+                .iter()
+                .find_map(|(_, n)| match taken.get(&(group.clone(), n.clone())) {
+                    Some(owner) if owner != crd.name() => Some(format!("{n:?} is already in use")),
+                    _ => None,
+                });
         if conflict.is_none() {
             for (_, n) in &names {
                 taken.insert((group.clone(), n.clone()), crd.name().to_string());
@@ -163,8 +186,13 @@ pub async fn reconcile(app: &Arc<App>) {
                     .custom
                     .as_ref()
                     .and_then(|c| c.schema.clone())
-                    .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
-                schemas.push(CustomSchema { rt: e.rt.clone(), schema });
+                    .unwrap_or_else(
+                        || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+                    );
+                schemas.push(CustomSchema {
+                    rt: e.rt.clone(),
+                    schema,
+                });
                 entries.push(Arc::new(e));
             }
         }
@@ -199,19 +227,32 @@ async fn write_status(app: &App, name: &str, status: Value) -> ApiResult<()> {
         return Ok(());
     };
     app.store
-        .guaranteed_update(&res, None, name, Part::All, &WriteOptions::default(), |old| {
-            let mut n = old.clone();
-            n["status"] = status.clone();
-            Ok(n)
-        })
+        .guaranteed_update(
+            &res,
+            None,
+            name,
+            Part::All,
+            &WriteOptions::default(),
+            |old| {
+                let mut n = old.clone();
+                n["status"] = status.clone();
+                Ok(n)
+            },
+        )
         .await
         .map(|_| ())
 }
 
 /// Deletes every object of a terminating CRD, then drops the cleanup finalizer.
 async fn finalize(app: &App, crd: &Value) -> ApiResult<()> {
-    let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("");
-    let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("");
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let plural = crd
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !group.is_empty() && !plural.is_empty() {
         let prefix = format!("/registry/{group}/{plural}/");
         let snap = app.store.cache.snapshot(&prefix, None);
@@ -226,21 +267,28 @@ async fn finalize(app: &App, crd: &Value) -> ApiResult<()> {
         return Ok(());
     };
     app.store
-        .guaranteed_update(&res, None, crd.name(), Part::All, &WriteOptions::default(), |old| {
-            let mut n = old.clone();
-            let kept: Vec<Value> = old
-                .finalizers()
-                .into_iter()
-                .filter(|f| f != CLEANUP_FINALIZER)
-                .map(|f| json!(f))
-                .collect();
-            if kept.is_empty() {
-                n.remove_meta("finalizers");
-            } else {
-                n.set_meta("finalizers", Value::Array(kept));
-            }
-            Ok(n)
-        })
+        .guaranteed_update(
+            &res,
+            None,
+            crd.name(),
+            Part::All,
+            &WriteOptions::default(),
+            |old| {
+                let mut n = old.clone();
+                let kept: Vec<Value> = old
+                    .finalizers()
+                    .into_iter()
+                    .filter(|f| f != CLEANUP_FINALIZER)
+                    .map(|f| json!(f))
+                    .collect();
+                if kept.is_empty() {
+                    n.remove_meta("finalizers");
+                } else {
+                    n.set_meta("finalizers", Value::Array(kept));
+                }
+                Ok(n)
+            },
+        )
         .await
         .map(|_| ())
 }
@@ -258,13 +306,20 @@ pub async fn before_delete(app: &App, name: &str) -> ApiResult<()> {
         return Ok(());
     }
     app.store
-        .guaranteed_update(&res, None, name, Part::All, &WriteOptions::default(), |old| {
-            let mut n = old.clone();
-            let mut f: Vec<Value> = old.finalizers().into_iter().map(|f| json!(f)).collect();
-            f.push(json!(CLEANUP_FINALIZER));
-            n.set_meta("finalizers", Value::Array(f));
-            Ok(n)
-        })
+        .guaranteed_update(
+            &res,
+            None,
+            name,
+            Part::All,
+            &WriteOptions::default(),
+            |old| {
+                let mut n = old.clone();
+                let mut f: Vec<Value> = old.finalizers().into_iter().map(|f| json!(f)).collect();
+                f.push(json!(CLEANUP_FINALIZER));
+                n.set_meta("finalizers", Value::Array(f));
+                Ok(n)
+            },
+        )
         .await
         .map(|_| ())
 }

@@ -242,10 +242,21 @@ pub fn prepare_crd(obj: &mut Value, old: Option<&Value>) {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if names.get("singular").and_then(Value::as_str).unwrap_or("") == "" {
+        if names
+            .get("singular")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             names.insert("singular".into(), json!(kind.to_lowercase()));
         }
-        if names.get("listKind").and_then(Value::as_str).unwrap_or("") == "" && !kind.is_empty() {
+        if names
+            .get("listKind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+            && !kind.is_empty()
+        {
             names.insert("listKind".into(), json!(format!("{kind}List")));
         }
     }
@@ -268,10 +279,7 @@ pub fn prepare_crd(obj: &mut Value, old: Option<&Value>) {
     if old.is_none() {
         let storage = storage_version(obj);
         let mut status = Map::new();
-        status.insert(
-            "acceptedNames".into(),
-            json!({"plural": "", "kind": ""}),
-        );
+        status.insert("acceptedNames".into(), json!({"plural": "", "kind": ""}));
         status.insert("storedVersions".into(), json!([storage]));
         if let Some(o) = obj.as_object_mut() {
             o.insert("status".into(), Value::Object(status));
@@ -297,7 +305,9 @@ pub fn convert<'a>(res: &ResourceEntry, obj: &'a Value) -> Cow<'a, Value> {
         return Cow::Borrowed(obj);
     }
     let want = res.rt.api_version();
-    if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
+    if obj.get("kind").and_then(Value::as_str) != Some(res.rt.kind.as_str())
+        || obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str())
+    {
         return Cow::Borrowed(obj);
     }
     let mut o = obj.clone();
@@ -380,6 +390,13 @@ pub fn apply_scale(res: &ResourceEntry, old: &Value, scale: &Value) -> ApiResult
             break;
         }
         cur = m.entry((*seg).to_string()).or_insert_with(|| json!({}));
+    }
+    if new.get("spec") != old.get("spec") {
+        let generation = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        new.set_meta("generation", json!(generation + 1));
     }
     Ok(new)
 }

@@ -310,9 +310,8 @@ fn validate_at(schema: &Value, v: &Value, path: &str, errs: &mut Vec<FieldError>
             let props = props(schema);
             let additional = schema.get("additionalProperties").filter(|a| a.is_object());
             for (k, val) in m {
-                match props.and_then(|p| p.get(k)).or(additional) {
-                    Some(sub) => validate_at(sub, val, &child(path, k), errs),
-                    None => {}
+                if let Some(sub) = props.and_then(|p| p.get(k)).or(additional) {
+                    validate_at(sub, val, &child(path, k), errs);
                 }
             }
             required(schema, m, path, errs);
@@ -325,21 +324,56 @@ fn numeric(schema: &Value, v: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let Some(x) = num(v) else { return };
     if let Some(max) = schema.get("maximum").and_then(num) {
         if is_true(schema, "exclusiveMaximum") && x >= max {
-            errs.push(invalid(path, v, format!("{path} in body should be less than {}", fmt_num(&schema["maximum"]))));
+            errs.push(invalid(
+                path,
+                v,
+                format!(
+                    "{path} in body should be less than {}",
+                    fmt_num(&schema["maximum"])
+                ),
+            ));
         } else if x > max {
-            errs.push(invalid(path, v, format!("{path} in body should be less than or equal to {}", fmt_num(&schema["maximum"]))));
+            errs.push(invalid(
+                path,
+                v,
+                format!(
+                    "{path} in body should be less than or equal to {}",
+                    fmt_num(&schema["maximum"])
+                ),
+            ));
         }
     }
     if let Some(min) = schema.get("minimum").and_then(num) {
         if is_true(schema, "exclusiveMinimum") && x <= min {
-            errs.push(invalid(path, v, format!("{path} in body should be greater than {}", fmt_num(&schema["minimum"]))));
+            errs.push(invalid(
+                path,
+                v,
+                format!(
+                    "{path} in body should be greater than {}",
+                    fmt_num(&schema["minimum"])
+                ),
+            ));
         } else if x < min {
-            errs.push(invalid(path, v, format!("{path} in body should be greater than or equal to {}", fmt_num(&schema["minimum"]))));
+            errs.push(invalid(
+                path,
+                v,
+                format!(
+                    "{path} in body should be greater than or equal to {}",
+                    fmt_num(&schema["minimum"])
+                ),
+            ));
         }
     }
     if let Some(m) = schema.get("multipleOf").and_then(num).filter(|m| *m > 0.0) {
         if (x / m).fract() != 0.0 {
-            errs.push(invalid(path, v, format!("{path} in body should be a multiple of {}", fmt_num(&schema["multipleOf"]))));
+            errs.push(invalid(
+                path,
+                v,
+                format!(
+                    "{path} in body should be a multiple of {}",
+                    fmt_num(&schema["multipleOf"])
+                ),
+            ));
         }
     }
 }
@@ -370,13 +404,21 @@ fn string(schema: &Value, s: &str, v: &Value, path: &str, errs: &mut Vec<FieldEr
     if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
         if let Ok(re) = regex::Regex::new(p) {
             if !re.is_match(s) {
-                errs.push(invalid(path, v, format!("{path} in body should match '{p}'")));
+                errs.push(invalid(
+                    path,
+                    v,
+                    format!("{path} in body should match '{p}'"),
+                ));
             }
         }
     }
     if let Some(f) = schema.get("format").and_then(Value::as_str) {
         if let Some(msg) = check_format(f, s) {
-            errs.push(invalid(path, v, format!("{path} in body must be of type {f}: {msg}")));
+            errs.push(invalid(
+                path,
+                v,
+                format!("{path} in body must be of type {f}: {msg}"),
+            ));
         }
     }
 }
@@ -433,15 +475,40 @@ mod tests {
         assert_eq!(o["spec"]["replicas"], 1);
         let bad = json!({"spec": {"replicas": "x", "image": "12345678901", "mode": "c",
             "port": true}});
-        let msgs: Vec<String> = validate(&crontab(), &bad).iter().map(|e| e.message()).collect();
+        let msgs: Vec<String> = validate(&crontab(), &bad)
+            .iter()
+            .map(|e| e.message())
+            .collect();
         assert!(msgs.contains(&"spec.replicas: Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\"".to_string()), "{msgs:?}");
-        assert!(msgs.contains(&"spec.cronSpec: Required value".to_string()), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.mode: Unsupported value: \"c\"")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.image: Too long")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.port: Invalid value: \"boolean\"")), "{msgs:?}");
+        assert!(
+            msgs.contains(&"spec.cronSpec: Required value".to_string()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("spec.mode: Unsupported value: \"c\"")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("spec.image: Too long")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("spec.port: Invalid value: \"boolean\"")),
+            "{msgs:?}"
+        );
         let bad = json!({"spec": {"cronSpec": "x", "replicas": 20}});
-        let msgs: Vec<String> = validate(&crontab(), &bad).iter().map(|e| e.message()).collect();
+        let msgs: Vec<String> = validate(&crontab(), &bad)
+            .iter()
+            .map(|e| e.message())
+            .collect();
         assert!(msgs.contains(&"spec.replicas: Invalid value: 20: spec.replicas in body should be less than or equal to 10".to_string()), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.cronSpec: Invalid value: \"x\": spec.cronSpec in body should match")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.starts_with(
+                "spec.cronSpec: Invalid value: \"x\": spec.cronSpec in body should match"
+            )),
+            "{msgs:?}"
+        );
     }
 }

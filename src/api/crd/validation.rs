@@ -45,7 +45,10 @@ pub fn validate_crd(crd: &Value) -> Vec<FieldError> {
     let names = spec.get("names").unwrap_or(&empty);
     let group = str_at(spec, "group");
     let plural = str_at(names, "plural");
-    let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if name != format!("{plural}.{group}") {
         errs.push(FieldError::invalid(
             "metadata.name",
@@ -89,7 +92,12 @@ fn validate_names(errs: &mut Vec<FieldError>, names: &Value) {
         }
     }
     dns1035(errs, &format!("{p}.plural"), str_at(names, "plural"), "");
-    dns1035(errs, &format!("{p}.singular"), str_at(names, "singular"), "");
+    dns1035(
+        errs,
+        &format!("{p}.singular"),
+        str_at(names, "singular"),
+        "",
+    );
     let kind = str_at(names, "kind");
     let list_kind = str_at(names, "listKind");
     for (f, v) in [("kind", kind), ("listKind", list_kind)] {
@@ -98,7 +106,10 @@ fn validate_names(errs: &mut Vec<FieldError>, names: &Value) {
             errs.push(FieldError::invalid(
                 &format!("{p}.{f}"),
                 v,
-                &format!("may have mixed case, but should otherwise match: {}", e.join(",")),
+                &format!(
+                    "may have mixed case, but should otherwise match: {}",
+                    e.join(",")
+                ),
             ));
         }
     }
@@ -117,7 +128,12 @@ fn validate_names(errs: &mut Vec<FieldError>, names: &Value) {
             .flatten()
             .enumerate()
         {
-            dns1035(errs, &format!("{p}.{field}[{i}]"), s.as_str().unwrap_or(""), "");
+            dns1035(
+                errs,
+                &format!("{p}.{field}[{i}]"),
+                s.as_str().unwrap_or(""),
+                "",
+            );
         }
     }
 }
@@ -165,7 +181,10 @@ fn validate_versions(errs: &mut Vec<FieldError>, spec: &Value) {
         }
         if let Some(scale) = v.pointer("/subresources/scale") {
             let sp = format!("{p}.subresources.scale");
-            for (f, under) in [("specReplicasPath", ".spec"), ("statusReplicasPath", ".status")] {
+            for (f, under) in [
+                ("specReplicasPath", ".spec"),
+                ("statusReplicasPath", ".status"),
+            ] {
                 let val = str_at(scale, f);
                 if val.is_empty() {
                     errs.push(FieldError::required(&format!("{sp}.{f}"), ""));
@@ -207,8 +226,12 @@ fn validate_versions(errs: &mut Vec<FieldError>, spec: &Value) {
     let repr = "[]apiextensions.CustomResourceDefinitionVersion{...}".to_string();
     if !unique {
         errs.push(
-            FieldError::invalid("spec.versions", Value::Null, "must contain unique version names")
-                .with_repr(repr.clone()),
+            FieldError::invalid(
+                "spec.versions",
+                Value::Null,
+                "must contain unique version names",
+            )
+            .with_repr(repr.clone()),
         );
     }
     if storage != 1 {
@@ -223,8 +246,12 @@ fn validate_versions(errs: &mut Vec<FieldError>, spec: &Value) {
     }
     if !served {
         errs.push(
-            FieldError::invalid("spec.versions", Value::Null, "must have at least one version marked as served")
-                .with_repr(repr),
+            FieldError::invalid(
+                "spec.versions",
+                Value::Null,
+                "must have at least one version marked as served",
+            )
+            .with_repr(repr),
         );
     }
 }
@@ -236,13 +263,22 @@ const TYPES: &[&str] = &["array", "boolean", "integer", "number", "object", "str
 fn structural(errs: &mut Vec<FieldError>, s: &Value, path: &str, root: bool) {
     let t = str_at(s, "type");
     let int_or_string = s.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true);
-    let preserve =
-        s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
+    let preserve = s
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true);
     if root {
         if t.is_empty() {
-            errs.push(FieldError::required(&format!("{path}.type"), "must not be empty at the root"));
+            errs.push(FieldError::required(
+                &format!("{path}.type"),
+                "must not be empty at the root",
+            ));
         } else if t != "object" {
-            errs.push(FieldError::invalid(&format!("{path}.type"), t, "must be object at the root"));
+            errs.push(FieldError::invalid(
+                &format!("{path}.type"),
+                t,
+                "must be object at the root",
+            ));
         }
     } else if t.is_empty() && !int_or_string && !preserve {
         errs.push(FieldError::required(
@@ -270,7 +306,10 @@ fn structural(errs: &mut Vec<FieldError>, s: &Value, path: &str, root: bool) {
     if let Some(items) = s.get("items").filter(|i| i.is_object()) {
         structural(errs, items, &format!("{path}.items"), false);
     } else if t == "array" {
-        errs.push(FieldError::required(&format!("{path}.items"), "must be specified"));
+        errs.push(FieldError::required(
+            &format!("{path}.items"),
+            "must be specified",
+        ));
     }
     if let Some(add) = s.get("additionalProperties").filter(|a| a.is_object()) {
         structural(errs, add, &format!("{path}.additionalProperties"), false);
