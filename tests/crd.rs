@@ -290,3 +290,64 @@ fn crd_survives_restart() {
     let resources = s.kubectl_ok(&["api-resources"]);
     assert!(resources.contains("crontabs"), "{resources}");
 }
+
+#[test]
+fn crd_multiple_versions_and_openapi_index() {
+    let s = Server::start();
+    let (_, before) = s.curl(&["/openapi/v3"]);
+    assert!(!before.contains("apis/stable.example.com/v1"));
+    let two = CRD.replace(
+        "  versions:\n    - name: v1\n",
+        "  versions:\n    - name: v1beta1\n      served: true\n      storage: false\n      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true\n    - name: v1\n",
+    );
+    s.kubectl_stdin_ok(&["apply", "-f", "-"], &two);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/crontabs.stable.example.com",
+        "--timeout=10s",
+    ]);
+    let index = |s: &Server| {
+        let (_, body) = s.curl(&["/openapi/v3"]);
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["paths"]["apis/stable.example.com/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let first = index(&s);
+    assert!(first.contains("hash="), "{first}");
+    let (_, groups) = s.curl(&["/apis/stable.example.com"]);
+    assert!(
+        groups.contains("\"preferredVersion\":{\"groupVersion\":\"stable.example.com/v1\""),
+        "{groups}"
+    );
+
+    s.kubectl_stdin_ok(
+        &["create", "-f", "-"],
+        &CRONTAB.replace("stable.example.com/v1", "stable.example.com/v1beta1"),
+    );
+    let v1 = s.kubectl_ok(&[
+        "get",
+        "crontabs.v1.stable.example.com",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.apiVersion}",
+    ]);
+    assert_eq!(v1, "stable.example.com/v1");
+    let beta = s.kubectl_ok(&[
+        "get",
+        "crontabs.v1beta1.stable.example.com",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.apiVersion}",
+    ]);
+    assert_eq!(beta, "stable.example.com/v1beta1");
+
+    // A schema change changes the document's hash.
+    s.kubectl_stdin_ok(
+        &["apply", "-f", "-"],
+        &two.replace("The cron schedule.", "The schedule."),
+    );
+    assert!(eventually(Duration::from_secs(5), || index(&s) != first));
+}

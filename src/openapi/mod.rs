@@ -5,6 +5,7 @@
 //! (one `OnceLock` per path), and the schema trees used by [`OpenApi::validate_fields`] are
 //! compiled per kind on first use. `/openapi/v2` is not served (404).
 
+mod custom;
 mod document;
 mod patchmeta;
 mod registry;
@@ -255,7 +256,7 @@ impl State {
                     .iter()
                     .filter(|c| &c.rt.group == group && &c.rt.version == version)
                 {
-                    document::custom_definitions(&c.rt, &c.schema, &mut extra);
+                    custom::custom_definitions(&c.rt, &c.schema, &mut extra);
                 }
                 document::group_version(group, version, &rs, &extra)
             }
