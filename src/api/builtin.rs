@@ -315,6 +315,17 @@ const ROWS: &[Row] = &[
         subresources: &[],
         schema: "io.k8s.api.events.v1.Event",
     },
+    Row {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        namespaced: false,
+        short: &["crd", "crds"],
+        categories: &["api-extensions"],
+        subresources: &["status"],
+        schema: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    },
 ];
 
 fn strings(items: &[&str]) -> Vec<String> {

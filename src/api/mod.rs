@@ -9,6 +9,7 @@ mod builtin_extra;
 pub mod cache;
 pub mod codec;
 pub mod convert;
+pub mod crd;
 pub mod discovery;
 pub mod errors;
 pub mod filter;

@@ -46,6 +46,7 @@ fn builtin_prefix(rt: &ResourceType) -> String {
     match (rt.group.as_str(), rt.plural.as_str()) {
         // Kept apart from core events, whose shape differs (no conversion yet).
         ("events.k8s.io", p) => format!("/registry/events.k8s.io/{p}/"),
+        ("apiextensions.k8s.io", p) => format!("/registry/apiextensions.k8s.io/{p}/"),
         ("", "services") => "/registry/services/specs/".to_string(),
         ("", "endpoints") => "/registry/services/endpoints/".to_string(),
         ("", "nodes") => "/registry/minions/".to_string(),
@@ -80,6 +81,13 @@ impl Registry {
         Registry {
             entries: RwLock::new(entries),
         }
+    }
+
+    /// Replaces the custom resources (those served for CRDs) with `custom`.
+    pub fn set_custom(&self, custom: Vec<Arc<ResourceEntry>>) {
+        let mut entries = self.entries.write();
+        entries.retain(|e| e.strategy.custom.is_none());
+        entries.extend(custom);
     }
 
     /// Every served resource.

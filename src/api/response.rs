@@ -147,7 +147,7 @@ pub fn list_response(
                 "kind": res.rt.list_kind,
                 "apiVersion": res.rt.api_version(),
                 "metadata": meta,
-                "items": page.items.iter().map(|o| (**o).clone()).collect::<Vec<_>>(),
+                "items": page.items.iter().map(|o| crate::api::crd::convert(res, o).into_owned()).collect::<Vec<_>>(),
             });
             encode(StatusCode::OK, &list, format)
         }
@@ -168,7 +168,7 @@ pub fn json_list(res: &ResourceEntry, items: &[Arc<Value>], meta: &Value) -> Res
         if i > 0 {
             out.push(b',');
         }
-        let _ = serde_json::to_writer(&mut out, &**item);
+        let _ = serde_json::to_writer(&mut out, &*crate::api::crd::convert(res, item));
     }
     out.extend_from_slice(b"]}\n");
     let mut r = (StatusCode::OK, out).into_response();
@@ -187,6 +187,7 @@ pub fn object_response(
 ) -> Response {
     let converted = super::convert::served(res, obj);
     let obj = converted.as_ref().unwrap_or(obj);
+    let obj = &*crate::api::crd::convert(res, obj);
     match format {
         Format::Table(v) => {
             let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});

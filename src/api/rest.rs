@@ -164,7 +164,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let obj = store.get(&res, nsr, &name).await.map_err(wrap)?;
             let obj = match info.subresource.as_deref() {
                 None | Some("status") | Some("approval") => obj,
-                Some("scale") => patch::scale_of(&obj).map_err(wrap)?,
+                Some("scale") => super::crd::scale_of(&res, &obj).map_err(wrap)?,
                 Some(_) => return Err(wrap(ApiError::method_not_allowed())),
             };
             object_response(&res, StatusCode::OK, &obj, format, include)
@@ -244,14 +244,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 Some("scale") => {
                     let updated = store
                         .guaranteed_update(&res, nsr, &name, Part::All, &opts, |old| {
-                            patch::apply_scale(old, &obj)
+                            super::crd::apply_scale(&res, old, &obj)
                         })
                         .await
                         .map_err(wrap)?;
                     object_response(
                         &res,
                         StatusCode::OK,
-                        &patch::scale_of(&updated).map_err(wrap)?,
+                        &super::crd::scale_of(&res, &updated).map_err(wrap)?,
                         format,
                         include,
                     )
@@ -292,6 +292,9 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             }
             let opts = apply::with_request_manager(opts, &headers, info.subresource.as_deref());
             let kind = patch::PatchKind::from_content_type(&ct).map_err(wrap)?;
+            if kind == patch::PatchKind::Strategic && res.strategy.custom.is_some() {
+                return Err(wrap(super::crd::strategic_patch_unsupported()));
+            }
             let patch_body = patch::parse_patch(kind, &body).map_err(wrap)?;
             let part = match info.subresource.as_deref() {
                 None => Part::Main,
@@ -306,14 +309,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let updated = store
                 .guaranteed_update(&wres, nsr, &name, part, &opts, |old| {
                     if scale {
-                        let s = patch::scale_of(old)?;
+                        let s = super::crd::scale_of(&res, old)?;
                         let patched = patch::apply(
                             kind,
                             &s,
                             &patch_body,
                             Some("io.k8s.api.autoscaling.v1.Scale"),
                         )?;
-                        patch::apply_scale(old, &patched)
+                        super::crd::apply_scale(&res, old, &patched)
                     } else if let Some(c) = res.conversion {
                         // Patches apply to the object as the client sees it.
                         let served = c.output(old, &served_version);
@@ -330,7 +333,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 .await
                 .map_err(wrap)?;
             let out = if scale {
-                patch::scale_of(&updated).map_err(wrap)?
+                super::crd::scale_of(&res, &updated).map_err(wrap)?
             } else {
                 updated
             };
@@ -342,6 +345,14 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let b = codec::decode_body(&headers, &body).map_err(wrap)?;
                 request::merge_delete_body(&mut opts, &b).map_err(wrap)?;
+            }
+            if res.rt.group == super::crd::GROUP
+                && res.rt.kind == "CustomResourceDefinition"
+                && !opts.dry_run
+            {
+                super::crd::controller::before_delete(app, &name)
+                    .await
+                    .map_err(wrap)?;
             }
             match store.delete(&res, nsr, &name, &opts).await.map_err(wrap)? {
                 DeleteOutcome::Pending(obj) => {
@@ -446,7 +457,9 @@ fn field_validation(
     }
     // Upstream reports unknown fields first, then duplicates.
     let mut problems = Vec::new();
-    if !res.rt.schema_name.is_empty() {
+    if let Some(custom) = &res.strategy.custom {
+        problems.extend(custom.unknown_fields(obj));
+    } else if !res.rt.schema_name.is_empty() {
         problems.extend(app.openapi.validate_fields(&res.rt.schema_name, obj));
     }
     if codec::content_type(headers) == "application/json" {

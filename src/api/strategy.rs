@@ -21,6 +21,8 @@ pub struct Strategy {
     pub allow_create_on_update: bool,
     /// True when DELETE answers with the deleted object instead of a success Status.
     pub return_deleted_object: bool,
+    /// The custom resource's schema, columns and subresources (None for built-in kinds).
+    pub custom: Option<std::sync::Arc<super::crd::CustomResource>>,
 }
 
 impl Strategy {
@@ -34,6 +36,7 @@ impl Strategy {
                 | ("policy", "PodDisruptionBudget")
                 | ("networking.k8s.io", _)
                 | ("admissionregistration.k8s.io", _)
+                | ("apiextensions.k8s.io", _)
         ) && rt.kind != "ControllerRevision";
         Strategy {
             group: rt.group.clone(),
@@ -49,6 +52,7 @@ impl Strategy {
                     rt.kind.as_str(),
                     "Pod" | "Namespace" | "Service" | "ResourceQuota"
                 ),
+            custom: None,
         }
     }
 
@@ -58,7 +62,14 @@ impl Strategy {
             obj.set_meta("name", Value::Null);
             obj.remove_meta("name");
         }
+        if let Some(custom) = &self.custom {
+            custom.prepare_for_create(obj);
+            return;
+        }
         match (self.group.as_str(), self.kind.as_str()) {
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                super::crd::prepare_crd(obj, None);
+            }
             ("", "Namespace") => {
                 if let Some(o) = obj.as_object_mut() {
                     let spec = o.entry("spec").or_insert_with(|| json!({}));
@@ -106,6 +117,11 @@ impl Strategy {
             if let (Some(o), Some(spec)) = (new.as_object_mut(), old.get("spec")) {
                 o.insert("spec".into(), spec.clone());
             }
+        }
+        if let Some(custom) = &self.custom {
+            custom.prepare(new);
+        } else if self.kind == "CustomResourceDefinition" && self.group == "apiextensions.k8s.io" {
+            super::crd::prepare_crd(new, Some(old));
         }
         if self.has_status {
             if let Some(o) = new.as_object_mut() {

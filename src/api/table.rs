@@ -52,6 +52,9 @@ pub fn partial_metadata_list(items: &[Arc<Value>], list_meta: Value, version: &s
 
 /// The column definitions of a resource's Table.
 pub fn column_definitions(res: &ResourceEntry) -> Value {
+    if let Some(custom) = &res.strategy.custom {
+        return super::crd::columns::definitions(&custom.columns);
+    }
     let cols = crate::printers::columns(&res.rt.group, &res.rt.kind);
     crate::printers::column_definitions_json(&cols)
 }
@@ -64,7 +67,10 @@ pub fn row(
     version: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Value {
-    let cells = crate::printers::cells(&res.rt.group, &res.rt.kind, obj, now);
+    let cells = match &res.strategy.custom {
+        Some(custom) => super::crd::columns::cells(&custom.columns, obj, now),
+        None => crate::printers::cells(&res.rt.group, &res.rt.kind, obj, now),
+    };
     let mut r = Map::new();
     r.insert("cells".into(), Value::Array(cells));
     match include {

@@ -9,7 +9,8 @@ use super::registry::ResourceEntry;
 
 /// Validates `obj` (and the change from `old`), failing with upstream's 422 message.
 pub fn validate(res: &ResourceEntry, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
-    let errs = crate::validation::validate(&res.rt.group, &res.rt.kind, obj, old);
+    let mut errs = crate::validation::validate(&res.rt.group, &res.rt.kind, obj, old);
+    errs.extend(super::crd::validation::validate(res, obj));
     if errs.is_empty() {
         return Ok(());
     }

@@ -43,6 +43,7 @@ impl Encoder {
     fn event(&mut self, kind: &str, obj: &Value) -> Bytes {
         let converted = super::convert::served(&self.res, obj);
         let obj = converted.as_ref().unwrap_or(obj);
+        let obj = &*crate::api::crd::convert(&self.res, obj);
         let object = match self.format {
             Format::Table(v) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});

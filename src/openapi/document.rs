@@ -65,7 +65,7 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("{REF_PREFIX}{name}") })
 }
 
@@ -577,7 +577,13 @@ fn add_gvk(defs: &mut Map<String, Value>, name: &str, gvks: Vec<Value>) {
 }
 
 /// The document of one group-version (`api/v1`, `apis/apps/v1`).
-pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceType]) -> Value {
+pub(crate) fn group_version(
+    group: &str,
+    version: &str,
+    resources: &[&ResourceType],
+    extra: &Map<String, Value>,
+) -> Value {
+    let documentable = |r: &ResourceType| documentable(r) || extra.contains_key(&r.schema_name);
     let prefix = if group.is_empty() {
         format!("/api/{version}")
     } else {
@@ -601,6 +607,10 @@ pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceTy
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !extra.is_empty() {
+        roots.push(super::custom::OBJECT_META.to_string());
+        roots.push(super::custom::LIST_META.to_string());
+    }
     for r in resources.iter().filter(|r| documentable(r)) {
         b.resource(r);
         roots.push(r.schema_name.clone());
@@ -631,6 +641,12 @@ pub(crate) fn group_version(group: &str, version: &str, resources: &[&ResourceTy
         .insert("get".into(), resources_op);
 
     let mut defs = definitions(&roots);
+    if !extra.is_empty() {
+        defs.extend(extra.clone());
+        let mut sorted: Vec<(String, Value)> = std::mem::take(&mut defs).into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        defs = sorted.into_iter().collect();
+    }
     for r in resources.iter().filter(|r| documentable(r)) {
         add_gvk(
             &mut defs,

@@ -5,6 +5,7 @@
 //! (one `OnceLock` per path), and the schema trees used by [`OpenApi::validate_fields`] are
 //! compiled per kind on first use. `/openapi/v2` is not served (404).
 
+mod custom;
 mod document;
 mod patchmeta;
 mod registry;
@@ -14,10 +15,20 @@ pub use validate::duplicate_fields;
 
 use crate::api::resource::ResourceType;
 use bytes::Bytes;
+use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
+
+/// A custom resource kind documented from its CRD's `openAPIV3Schema`.
+#[derive(Clone, Debug)]
+pub struct CustomSchema {
+    /// The served resource (its `schema_name` names the definition).
+    pub rt: ResourceType,
+    /// The version's `openAPIV3Schema`.
+    pub schema: Value,
+}
 
 /// One served OpenAPI v3 document.
 #[derive(Clone, Debug)]
@@ -59,32 +70,43 @@ struct Entry {
     doc: OnceLock<Arc<Document>>,
 }
 
-/// The OpenAPI v3 service for a fixed set of resource types. `Send + Sync`; share via `Arc`.
+/// The OpenAPI v3 service: the built-in resource types plus the custom kinds set by the CRD
+/// controller. `Send + Sync`; share via `Arc`.
 pub struct OpenApi {
+    builtin: Vec<ResourceType>,
+    state: RwLock<Arc<State>>,
+    validator: validate::Validator,
+}
+
+/// One generation of documents (replaced whenever the custom kinds change).
+struct State {
     resources: Vec<ResourceType>,
+    custom: Vec<CustomSchema>,
     entries: Vec<Entry>,
     index: OnceLock<Value>,
-    validator: validate::Validator,
 }
 
 impl std::fmt::Debug for OpenApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.read().clone();
         f.debug_struct("OpenApi")
             .field(
                 "paths",
-                &self.entries.iter().map(|e| &e.key).collect::<Vec<_>>(),
+                &state.entries.iter().map(|e| &e.key).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
 }
 
-impl OpenApi {
-    /// Prepares the service for `resources`. Cheap: documents are built on first request.
-    /// Resources whose `schema_name` has no registered schema are left out of the documents.
-    pub fn new(resources: Vec<ResourceType>) -> Self {
+impl State {
+    fn new(resources: Vec<ResourceType>, custom: Vec<CustomSchema>) -> State {
         let mut groups = BTreeSet::new();
         let mut group_versions = BTreeSet::new();
-        for r in resources.iter().filter(|r| document::documentable(r)) {
+        let documented = resources
+            .iter()
+            .filter(|r| document::documentable(r))
+            .chain(custom.iter().map(|c| &c.rt));
+        for r in documented {
             if !r.group.is_empty() {
                 groups.insert(r.group.clone());
             }
@@ -107,23 +129,45 @@ impl OpenApi {
             entries.push(Entry::new(key, Spec::GroupVersion { group, version }));
         }
         entries.sort_by(|a, b| a.key.cmp(&b.key));
-        OpenApi {
+        State {
             resources,
+            custom,
             entries,
             index: OnceLock::new(),
+        }
+    }
+}
+
+impl OpenApi {
+    /// Prepares the service for `resources`. Cheap: documents are built on first request.
+    /// Resources whose `schema_name` has no registered schema are left out of the documents.
+    pub fn new(resources: Vec<ResourceType>) -> Self {
+        OpenApi {
+            state: RwLock::new(Arc::new(State::new(resources.clone(), Vec::new()))),
+            builtin: resources,
             validator: validate::Validator::default(),
         }
+    }
+
+    /// Replaces the custom kinds documented (from the served CRDs); documents are rebuilt lazily
+    /// and the index hashes change with them.
+    pub fn set_custom(&self, custom: Vec<CustomSchema>) {
+        let mut resources = self.builtin.clone();
+        resources.extend(custom.iter().map(|c| c.rt.clone()));
+        *self.state.write() = Arc::new(State::new(resources, custom));
     }
 
     /// The body of `GET /openapi/v3`:
     /// `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=<HASH>"}, ...}}`.
     /// Building it builds (and caches) every document, since the hashes need them.
     pub fn index(&self) -> Value {
-        self.index
+        let state = self.state.read().clone();
+        state
+            .index
             .get_or_init(|| {
                 let mut paths = Map::new();
-                for e in &self.entries {
-                    let doc = self.build(e);
+                for e in &state.entries {
+                    let doc = state.build(e);
                     paths.insert(
                         e.key.clone(),
                         json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", e.key, doc.hash) }),
@@ -139,8 +183,9 @@ impl OpenApi {
     /// are ignored; the `?hash=` query is the caller's business.
     pub fn document(&self, path: &str) -> Option<Arc<Document>> {
         let key = path.trim_matches('/');
-        let entry = self.entries.iter().find(|e| e.key == key)?;
-        Some(self.build(entry))
+        let state = self.state.read().clone();
+        let entry = state.entries.iter().find(|e| e.key == key)?;
+        Some(state.build(entry))
     }
 
     /// The unknown-field messages for `obj` checked against the schema `schema_name`
@@ -152,7 +197,9 @@ impl OpenApi {
     pub fn validate_fields(&self, schema_name: &str, obj: &Value) -> Vec<String> {
         self.validator.validate(schema_name, obj)
     }
+}
 
+impl State {
     fn build(&self, entry: &Entry) -> Arc<Document> {
         entry
             .doc
@@ -203,7 +250,15 @@ impl OpenApi {
                     .iter()
                     .filter(|r| &r.group == group && &r.version == version)
                     .collect();
-                document::group_version(group, version, &rs)
+                let mut extra = Map::new();
+                for c in self
+                    .custom
+                    .iter()
+                    .filter(|c| &c.rt.group == group && &c.rt.version == version)
+                {
+                    custom::custom_definitions(&c.rt, &c.schema, &mut extra);
+                }
+                document::group_version(group, version, &rs, &extra)
             }
         }
     }

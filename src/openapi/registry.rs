@@ -7,6 +7,7 @@ use k8s_openapi::api::{
     admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery,
     events, networking, node, policy, rbac, scheduling, storage,
 };
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::version;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -96,6 +97,8 @@ schema_registry! {
     admissionregistration::v1::MutatingWebhookConfiguration,
     admissionregistration::v1::ValidatingAdmissionPolicy,
     admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+    // apiextensions.k8s.io/v1
+    apiextensions::CustomResourceDefinition,
     // Subresource kinds.
     autoscaling::v1::Scale,
     // Machinery every document carries.
@@ -108,6 +111,7 @@ schema_registry! {
     meta::APIGroupList,
     meta::APIVersions,
     meta::ListMeta,
+    meta::ObjectMeta,
     version::Info,
 }
 
@@ -155,7 +159,7 @@ pub(crate) fn add_definition(generator: &mut SchemaGenerator, name: &str) -> boo
 }
 
 /// The schema of `<kind>List`, shaped like upstream's list kinds.
-fn list_schema(kind: &str, item_ref: Value, list_meta_ref: Value) -> Value {
+pub(crate) fn list_schema(kind: &str, item_ref: Value, list_meta_ref: Value) -> Value {
     let mut metadata = list_meta_ref;
     if let Some(obj) = metadata.as_object_mut() {
         obj.insert(

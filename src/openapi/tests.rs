@@ -29,8 +29,9 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn new_builds_nothing() {
     let api = service();
-    assert!(api.entries.iter().all(|e| e.doc.get().is_none()));
-    assert!(api.index.get().is_none());
+    let state = api.state.read().clone();
+    assert!(state.entries.iter().all(|e| e.doc.get().is_none()));
+    assert!(state.index.get().is_none());
 }
 
 #[test]

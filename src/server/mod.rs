@@ -112,6 +112,7 @@ where
     let accept = tokio::spawn(accept_loop(listener, tls, router));
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
+    crate::api::crd::start(app.clone()).await;
     if !cfg.etcd_compaction_interval.is_zero() {
         tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
     }
