@@ -1,6 +1,7 @@
 //! Skiff: a lightweight Kubernetes distribution in one binary.
 
 pub mod api;
+pub mod auth;
 pub mod check;
 pub mod config;
 pub mod defaults;

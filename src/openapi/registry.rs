@@ -3,7 +3,9 @@
 //! k8s-openapi has no registry of its types, so the kinds are listed here once. List kinds
 //! (`<Kind>List`) are derived from their item kind and need no entry of their own.
 
-use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events};
+use k8s_openapi::api::{
+    apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::version;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -53,6 +55,13 @@ schema_registry! {
     apps::v1::StatefulSet,
     apps::v1::DaemonSet,
     apps::v1::ControllerRevision,
+    // authentication.k8s.io/v1, authorization.k8s.io/v1
+    authentication::v1::TokenReview,
+    authentication::v1::SelfSubjectReview,
+    authorization::v1::LocalSubjectAccessReview,
+    authorization::v1::SelfSubjectAccessReview,
+    authorization::v1::SelfSubjectRulesReview,
+    authorization::v1::SubjectAccessReview,
     // batch/v1
     batch::v1::Job,
     batch::v1::CronJob,

@@ -240,7 +240,15 @@ impl Store {
                 crate::defaults::job_selector_on_create(&mut o);
             }
             crate::defaults::apply(&res.rt.group, &res.rt.kind, &mut o);
-            let _guard = self.admission.admit_create(self, res, &mut o).await?;
+            let attrs = admission::CreateAttributes {
+                namespace: ns.filter(|_| res.rt.namespaced),
+                name: if generate.is_some() { "" } else { obj.name() },
+                dry_run: opts.dry_run,
+            };
+            let _guard = self
+                .admission
+                .admit_create(self, res, &mut o, attrs)
+                .await?;
             validate::validate(res, &o, None)?;
             normalize_metadata(&mut o);
             let name = o.name().to_string();
