@@ -76,15 +76,14 @@ pub async fn serve(
         review(app, &res, &info, &user, obj)
     }
     .map_err(wrap)?;
-    Ok(("create", respond(&out, format)))
-}
-
-fn respond(v: &Value, format: Format) -> Response {
-    let format = match format {
-        Format::Yaml => Format::Yaml,
-        _ => Format::Json,
-    };
-    encode(StatusCode::CREATED, v, format)
+    if matches!(format, Format::Table(_) | Format::PartialMetadata(_)) {
+        // These kinds have no object metadata to show, as upstream refuses.
+        return Err(wrap(ApiError::not_acceptable(format!(
+            "the resource {} does not implement metadata and cannot be returned as a Table or PartialObjectMetadata",
+            res.rt.kind
+        ))));
+    }
+    Ok(("create", encode(StatusCode::CREATED, &out, format)))
 }
 
 fn check_kind(obj: &Value, group: &str, kind: &str) -> ApiResult<()> {
