@@ -1,6 +1,7 @@
 //! Skiff: a lightweight Kubernetes distribution in one binary.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod check;
 pub mod config;

@@ -261,6 +261,72 @@ const ROWS: &[Row] = &[
         schema: "io.k8s.api.apps.v1.ControllerRevision",
     },
     Row {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authentication.v1.TokenReview",
+    },
+    Row {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authentication.v1.SelfSubjectReview",
+    },
+    Row {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authorization.v1.LocalSubjectAccessReview",
+    },
+    Row {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
+    },
+    Row {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
+    },
+    Row {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        subresources: &[],
+        schema: "io.k8s.api.authorization.v1.SubjectAccessReview",
+    },
+    Row {
         group: "batch",
         version: "v1",
         kind: "Job",
@@ -390,6 +456,13 @@ fn to_resource(row: &Row) -> ResourceType {
             "create", "delete", "get", "list", "patch", "update", "watch",
         ],
         "Service" => RW,
+        // Reviews are answered, never stored (auth/reviews.rs).
+        "TokenReview"
+        | "SelfSubjectReview"
+        | "LocalSubjectAccessReview"
+        | "SelfSubjectAccessReview"
+        | "SelfSubjectRulesReview"
+        | "SubjectAccessReview" => &["create"],
         _ => RW,
     };
     ResourceType {

@@ -31,6 +31,8 @@ pub struct App {
     pub server_address: String,
     /// Set once bootstrapping is done.
     pub ready: AtomicBool,
+    /// Service account token issuer and validator.
+    pub tokens: crate::auth::TokenIssuer,
 }
 
 /// The version this server reports (kubectl's dispatcher picks its client by the minor).
@@ -53,15 +55,27 @@ pub fn version_info() -> Value {
 }
 
 /// Handles every request.
-pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
+pub async fn handle(State(app): State<Arc<App>>, mut req: Request<Body>) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let user = req
+    let mut user = req
         .extensions()
         .get::<Option<UserInfo>>()
         .cloned()
         .flatten();
+    // A verified client certificate wins; otherwise a service account bearer token.
+    if user.is_none() {
+        if let Some(token) = bearer_token(req.headers()) {
+            user = app
+                .tokens
+                .authenticate(&app.store, token, &[])
+                .map(|a| a.user)
+                .map_err(|e| tracing::debug!(error = %e, "bearer token rejected"))
+                .ok();
+            req.extensions_mut().insert(user.clone());
+        }
+    }
     let (verb, resource, resp) = if user.is_none() {
         ("", String::new(), ApiError::unauthorized().into_response())
     } else {
@@ -72,6 +86,14 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
         .observe(verb, &resource, code, start.elapsed().as_secs_f64());
     tracing::debug!(%method, %path, code, elapsed_ms = start.elapsed().as_millis() as u64, "request");
     resp
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Response) {
@@ -94,6 +116,9 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> (&'static str, String, Res
     }
     let query = Query::parse(req.uri().query());
     let reg = &app.store.registry;
+    if let Some(r) = crate::auth::reviews::discovery(app, &path) {
+        return ("get", String::new(), r);
+    }
     let resp = match path.trim_end_matches('/') {
         "/version" => json_response(StatusCode::OK, &version_info()),
         "/healthz" | "/livez" | "/healthz/ping" | "/livez/ping" => text(StatusCode::OK, "ok"),

@@ -24,7 +24,8 @@ use super::response::{
 use super::store::{DeleteOutcome, ListResult, Part};
 use super::table::IncludeObject;
 use super::watch;
-async fn read_body(req: Request<Body>) -> ApiResult<(HeaderMap, bytes::Bytes)> {
+/// Reads a request body (413 past [`MAX_BODY`]).
+pub(crate) async fn read_body(req: Request<Body>) -> ApiResult<(HeaderMap, bytes::Bytes)> {
     let (parts, mut body) = req.into_parts();
     let mut buf = bytes::BytesMut::new();
     let mut too_large = parts
@@ -83,6 +84,9 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
     else {
         return Ok(("", not_found_path()));
     };
+    if crate::auth::reviews::intercepts(&res, &info, req.method()) {
+        return crate::auth::reviews::serve(app, res, info, req).await;
+    }
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
     let format = codec::negotiate(req.headers()).map_err(|e| ("", e))?;

@@ -4,8 +4,8 @@
 //! (`<Kind>List`) are derived from their item kind and need no entry of their own.
 
 use k8s_openapi::api::{
-    admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery,
-    events, networking, node, policy, rbac, scheduling, storage,
+    admissionregistration, apps, authentication, authorization, autoscaling, batch, certificates,
+    coordination, core, discovery, events, networking, node, policy, rbac, scheduling, storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
@@ -57,6 +57,13 @@ schema_registry! {
     apps::v1::StatefulSet,
     apps::v1::DaemonSet,
     apps::v1::ControllerRevision,
+    // authentication.k8s.io/v1, authorization.k8s.io/v1
+    authentication::v1::TokenReview,
+    authentication::v1::SelfSubjectReview,
+    authorization::v1::LocalSubjectAccessReview,
+    authorization::v1::SelfSubjectAccessReview,
+    authorization::v1::SelfSubjectRulesReview,
+    authorization::v1::SubjectAccessReview,
     // batch/v1
     batch::v1::Job,
     batch::v1::CronJob,

@@ -38,6 +38,9 @@ pub enum ServerError {
     /// Storage could not be opened.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    /// The service account signing key could not be made or loaded.
+    #[error(transparent)]
+    ServiceAccountKey(#[from] crate::auth::jwt::JwtError),
     /// Bootstrapping objects failed.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] crate::api::errors::ApiError),
@@ -86,6 +89,10 @@ where
         host
     };
     let server_address = format!("{host}:{local_port}");
+    let tokens = crate::auth::TokenIssuer::load_or_create(
+        &data_dir.join("tls").join("service-account.key"),
+        format!("https://{server_address}/openid/v1/jwks"),
+    )?;
     let app = Arc::new(App {
         store: Store {
             storage,
@@ -99,6 +106,7 @@ where
         ),
         server_address: server_address.clone(),
         ready: Default::default(),
+        tokens,
     });
 
     let kubeconfig = cfg.kubeconfig_path();
@@ -113,6 +121,8 @@ where
 
     crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
     crate::api::crd::start(app.clone()).await;
+    crate::auth::controller::start(app.clone(), pki.ca_cert.clone()).await;
+    crate::api::admission::quota::spawn_controller(app.clone());
     if !cfg.etcd_compaction_interval.is_zero() {
         tokio::spawn(compactor(app.clone(), cfg.etcd_compaction_interval));
     }

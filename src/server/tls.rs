@@ -77,5 +77,6 @@ pub fn user_from_cert(der: &CertificateDer<'_>) -> Option<UserInfo> {
         name,
         groups,
         uid: String::new(),
+        extra: Default::default(),
     })
 }

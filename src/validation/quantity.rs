@@ -176,6 +176,11 @@ impl Quantity {
         })
     }
 
+    /// A quantity of `nano` units of 10^-9, written in `format` (for sums of quantities).
+    pub fn from_nano(nano: i128, format: QuantityFormat) -> Quantity {
+        Quantity { nano, format }
+    }
+
     /// The value in units of 10^-9.
     pub fn nano_value(&self) -> i128 {
         self.nano

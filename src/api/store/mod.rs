@@ -249,7 +249,15 @@ impl Store {
                 crate::defaults::job_selector_on_create(&mut o);
             }
             crate::defaults::apply(&res.rt.group, &res.rt.kind, &mut o);
-            let _guard = self.admission.admit_create(self, res, &mut o).await?;
+            let attrs = admission::CreateAttributes {
+                namespace: ns.filter(|_| res.rt.namespaced),
+                name: if generate.is_some() { "" } else { obj.name() },
+                dry_run: opts.dry_run,
+            };
+            let _guard = self
+                .admission
+                .admit_create(self, res, &mut o, attrs)
+                .await?;
             match opts.field_manager.as_deref() {
                 _ if opts.managed_fields_done => {}
                 Some(m) => apply::record_update(&apply::Scope::new(res, None), None, &mut o, m),
