@@ -1107,6 +1107,86 @@ pub fn pod(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
     object_meta(v, obj, old, NameKind::Subdomain);
     let spec = v.obj(obj, "spec", "").cloned().unwrap_or_else(empty);
     pod_spec(v, &spec, "spec");
+    if let Some(old_spec) = old.and_then(|o| o.get("spec")) {
+        pod_spec_update(v, &spec, old_spec);
+    }
+}
+
+/// The upstream message for a pod update that changes more than the mutable fields.
+pub const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+/// `ValidatePodUpdate`'s spec rule: only images, activeDeadlineSeconds, added tolerations,
+/// terminationGracePeriodSeconds and removed scheduling gates may change.
+fn pod_spec_update(v: &mut Ctx, new: &Value, old: &Value) {
+    let mut normalized = new.clone();
+    if let Some(m) = normalized.as_object_mut() {
+        for list in ["containers", "initContainers"] {
+            let old_images: Vec<Option<Value>> = old
+                .get(list)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|c| c.get("image").cloned()).collect())
+                .unwrap_or_default();
+            if let Some(items) = m.get_mut(list).and_then(Value::as_array_mut) {
+                for (i, c) in items.iter_mut().enumerate() {
+                    if let (Some(Some(img)), Some(cm)) = (old_images.get(i), c.as_object_mut()) {
+                        cm.insert("image".into(), img.clone());
+                    }
+                }
+            }
+        }
+        for field in [
+            "activeDeadlineSeconds",
+            "terminationGracePeriodSeconds",
+            "schedulingGates",
+        ] {
+            match old.get(field) {
+                Some(val) => {
+                    m.insert(field.into(), val.clone());
+                }
+                None => {
+                    m.remove(field);
+                }
+            }
+        }
+        // Tolerations may only be added to.
+        let old_tol = old
+            .get("tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let new_tol = m
+            .get("tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if old_tol.iter().all(|t| new_tol.contains(t)) {
+            match old.get("tolerations") {
+                Some(val) => {
+                    m.insert("tolerations".into(), val.clone());
+                }
+                None => {
+                    m.remove("tolerations");
+                }
+            }
+        }
+    }
+    if &normalized != old {
+        let mut detail = POD_UPDATE_FORBIDDEN.to_string();
+        if let (Some(n), Some(o)) = (normalized.as_object(), old.as_object()) {
+            let mut changed: Vec<&str> = n
+                .iter()
+                .filter(|(k, val)| o.get(*k) != Some(*val))
+                .map(|(k, _)| k.as_str())
+                .chain(o.keys().filter(|k| !n.contains_key(*k)).map(String::as_str))
+                .collect();
+            changed.sort_unstable();
+            changed.dedup();
+            if !changed.is_empty() {
+                detail.push_str(&format!("\n  changed: spec.{}", changed.join(", spec.")));
+            }
+        }
+        v.errs.push(FieldError::forbidden("spec", &detail));
+    }
 }
 
 /// `ValidatePodTemplate`.
