@@ -3,6 +3,7 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod events;
 pub mod gc;
 pub mod namespace;
 pub mod queue;
