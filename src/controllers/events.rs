@@ -33,6 +33,9 @@ impl EventType {
 /// What makes two events the same: object uid, reason, message.
 type EventKey = (String, String, String);
 
+/// Where an event was recorded: namespace, event name, count so far.
+type Recorded = (String, String, i32);
+
 /// Records Events for one component (e.g. `deployment-controller`, `default-scheduler`).
 #[derive(Clone)]
 pub struct Recorder {
@@ -40,7 +43,7 @@ pub struct Recorder {
     component: String,
     host: Option<String>,
     /// (object uid, reason, message) → (namespace, event name, count).
-    seen: Arc<Mutex<HashMap<EventKey, (String, String, i32)>>>,
+    seen: Arc<Mutex<HashMap<EventKey, Recorded>>>,
 }
 
 impl Recorder {
