@@ -35,22 +35,7 @@ fn items(lr: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn quantities(v: Option<&Value>) -> BTreeMap<String, Quantity> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    let s = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        _ => return None,
-                    };
-                    Quantity::parse(&s).ok().map(|q| (k.clone(), q))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use super::usage::resource_list as quantities;
 
 /// Sets missing container requests and limits from the namespace's `Container` defaults and
 /// records them in the `kubernetes.io/limit-ranger` annotation.

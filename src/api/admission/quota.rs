@@ -41,22 +41,7 @@ pub fn has_quotas(store: &Store, ns: &str) -> bool {
 }
 
 fn hard_of(quota: &Value) -> BTreeMap<String, Quantity> {
-    quota
-        .pointer("/spec/hard")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    let s = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        _ => return None,
-                    };
-                    Quantity::parse(&s).ok().map(|q| (k.clone(), q))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    super::usage::resource_list(quota.pointer("/spec/hard"))
 }
 
 fn best_effort(pod: &Value) -> bool {

@@ -58,7 +58,8 @@ pub fn add(usage: &mut Usage, key: &str, q: Quantity) {
     }
 }
 
-fn resource_list(v: Option<&Value>) -> BTreeMap<String, Quantity> {
+/// A ResourceList (`{"cpu": "500m", …}`) parsed into quantities; unparsable entries are skipped.
+pub(super) fn resource_list(v: Option<&Value>) -> BTreeMap<String, Quantity> {
     v.and_then(Value::as_object)
         .map(|m| {
             m.iter()

@@ -79,23 +79,7 @@ fn prune_at(schema: &Value, v: &mut Value, path: &str, root: bool, unknown: &mut
 
 /// Embedded ObjectMeta keeps only ObjectMeta's fields.
 fn prune_metadata(meta: &mut Map<String, Value>, path: &str, unknown: &mut Vec<String>) {
-    const FIELDS: &[&str] = &[
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    ];
+    use crate::api::store::OBJECT_META_FIELDS as FIELDS;
     let keys: Vec<String> = meta.keys().cloned().collect();
     for k in keys {
         if !FIELDS.contains(&k.as_str()) {

@@ -121,28 +121,30 @@ pub(crate) fn parse_rv(rv: &str) -> ApiResult<Revision> {
         .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
 }
 
+/// ObjectMeta's fields in the order the Go struct declares them.
+pub const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
 /// Reorders metadata fields as the Go struct declares them (clients compare encoded objects).
 pub(crate) fn normalize_metadata(obj: &mut Value) {
-    const ORDER: &[&str] = &[
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    ];
     if let Some(Value::Object(m)) = obj.get_mut("metadata") {
         let mut out = Map::with_capacity(m.len());
-        for k in ORDER {
+        for k in OBJECT_META_FIELDS {
             if let Some(v) = m.shift_remove(*k) {
                 out.insert((*k).to_string(), v);
             }
