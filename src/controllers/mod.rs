@@ -3,11 +3,14 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod cronjob;
 pub mod events;
 pub mod gc;
+pub mod job;
 pub mod namespace;
 pub mod queue;
 pub mod resources;
+pub mod ttl;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
@@ -61,6 +64,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }
+    job::spawn_batch(&client, disabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

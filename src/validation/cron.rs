@@ -87,14 +87,20 @@ fn parse_int_or_name(expr: &str, b: &Bounds) -> Result<u64, String> {
     must_parse_int(expr)
 }
 
-fn get_range(expr: &str, b: &Bounds) -> Result<(), String> {
+/// Bit set when a field was `*` or `?` (robfig's `starBit`), which changes how day-of-month and
+/// day-of-week combine.
+pub const STAR_BIT: u64 = 1 << 63;
+
+fn get_range(expr: &str, b: &Bounds) -> Result<u64, String> {
     let range_and_step: Vec<&str> = expr.split('/').collect();
     let low_and_high: Vec<&str> = range_and_step[0].split('-').collect();
     let single = low_and_high.len() == 1;
     let (start, mut end);
+    let mut extra = 0;
     if low_and_high[0] == "*" || low_and_high[0] == "?" {
         start = b.min;
         end = b.max;
+        extra = STAR_BIT;
     } else {
         start = parse_int_or_name(low_and_high[0], b)?;
         end = match low_and_high.len() {
@@ -109,6 +115,9 @@ fn get_range(expr: &str, b: &Bounds) -> Result<(), String> {
             let s = must_parse_int(range_and_step[1])?;
             if single {
                 end = b.max;
+            }
+            if s > 1 {
+                extra = 0;
             }
             s
         }
@@ -134,14 +143,110 @@ fn get_range(expr: &str, b: &Bounds) -> Result<(), String> {
     if step == 0 {
         return Err(format!("step of range should be a positive number: {expr}"));
     }
-    Ok(())
+    let mut bits = extra;
+    let mut i = start;
+    while i <= end {
+        bits |= 1 << i;
+        i += step;
+    }
+    Ok(bits)
 }
 
-fn get_field(field: &str, b: &Bounds) -> Result<(), String> {
+fn get_field(field: &str, b: &Bounds) -> Result<u64, String> {
+    let mut bits = 0;
     for expr in field.split(',') {
-        get_range(expr, b)?;
+        bits |= get_range(expr, b)?;
     }
-    Ok(())
+    Ok(bits)
+}
+
+/// A parsed schedule: robfig's `SpecSchedule` bit sets (seconds always 0) or `@every`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Minute, hour, day-of-month, month and day-of-week bit sets ([`STAR_BIT`] marks `*`).
+    Spec {
+        /// Minutes 0–59.
+        minute: u64,
+        /// Hours 0–23.
+        hour: u64,
+        /// Days of the month 1–31.
+        dom: u64,
+        /// Months 1–12.
+        month: u64,
+        /// Days of the week 0–6 (Sunday = 0).
+        dow: u64,
+    },
+    /// `@every <duration>`: a constant delay in whole seconds (at least one).
+    Every(u64),
+}
+
+fn all(b: &Bounds) -> u64 {
+    let mut bits = STAR_BIT;
+    for i in b.min..=b.max {
+        bits |= 1 << i;
+    }
+    bits
+}
+
+/// Parses a Go duration (`1h30m`, `90s`) into whole seconds, rounding down (at least 1).
+fn go_duration_seconds(s: &str) -> Option<u64> {
+    let re = regex::Regex::new(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)").ok()?;
+    let mut total = 0f64;
+    for c in re.captures_iter(s) {
+        let n: f64 = c[1].parse().ok()?;
+        total += n * match &c[2] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "ns" => 1e-9,
+            _ => 1e-6,
+        };
+    }
+    Some((total as u64).max(1))
+}
+
+/// Parses a standard 5-field cron spec or descriptor (robfig's `ParseStandard`) into a
+/// [`Schedule`]; a `TZ=`/`CRON_TZ=` prefix is skipped (CronJobs use `spec.timeZone`).
+pub fn parse(spec: &str) -> Result<Schedule, String> {
+    parse_standard(spec)?;
+    let mut spec = spec.trim();
+    if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
+        spec = spec.split_once(' ').map(|(_, r)| r.trim()).unwrap_or("");
+    }
+    let one = |n: u64| 1u64 << n;
+    let (minute, hour, dom, month, dow) = match spec {
+        "@yearly" | "@annually" => (one(0), one(0), one(1), one(1), all(&DOW)),
+        "@monthly" => (one(0), one(0), one(1), all(&MONTHS), all(&DOW)),
+        "@weekly" => (one(0), one(0), all(&DOM), all(&MONTHS), one(0)),
+        "@daily" | "@midnight" => (one(0), one(0), all(&DOM), all(&MONTHS), all(&DOW)),
+        "@hourly" => (one(0), all(&HOURS), all(&DOM), all(&MONTHS), all(&DOW)),
+        s if s.starts_with("@every ") => {
+            let secs = go_duration_seconds(&s["@every ".len()..])
+                .ok_or_else(|| format!("failed to parse duration {s}"))?;
+            return Ok(Schedule::Every(secs));
+        }
+        s => {
+            let f: Vec<&str> = s.split_whitespace().collect();
+            let [mi, h, d, mo, w] = f.as_slice() else {
+                return Err(format!("expected exactly 5 fields, found {}", f.len()));
+            };
+            (
+                get_field(mi, &MINUTES)?,
+                get_field(h, &HOURS)?,
+                get_field(d, &DOM)?,
+                get_field(mo, &MONTHS)?,
+                get_field(w, &DOW)?,
+            )
+        }
+    };
+    Ok(Schedule::Spec {
+        minute,
+        hour,
+        dom,
+        month,
+        dow,
+    })
 }
 
 fn parse_go_duration(s: &str) -> bool {

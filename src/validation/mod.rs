@@ -10,7 +10,7 @@ mod apps;
 mod batch;
 mod cluster;
 mod core;
-mod cron;
+pub mod cron;
 mod fmt;
 mod meta;
 mod misc;
