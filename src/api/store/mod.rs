@@ -143,6 +143,24 @@ pub const OBJECT_META_FIELDS: &[&str] = &[
 /// Reorders metadata fields as the Go struct declares them (clients compare encoded objects).
 pub(crate) fn normalize_metadata(obj: &mut Value) {
     if let Some(Value::Object(m)) = obj.get_mut("metadata") {
+        // Go's `omitempty`: empty lists and maps are not written.
+        for f in [
+            "labels",
+            "annotations",
+            "ownerReferences",
+            "finalizers",
+            "managedFields",
+        ] {
+            let empty = match m.get(f) {
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Object(o)) => o.is_empty(),
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                m.shift_remove(f);
+            }
+        }
         let mut out = Map::with_capacity(m.len());
         for k in OBJECT_META_FIELDS {
             if let Some(v) = m.shift_remove(*k) {
