@@ -3,11 +3,15 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod daemonset;
 pub mod events;
 pub mod gc;
+pub mod history;
 pub mod namespace;
 pub mod queue;
 pub mod resources;
+pub mod statefulset;
+pub mod workload_pods;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
@@ -61,6 +65,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }
+    statefulset::spawn_with_daemonset(&client, &enabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }
