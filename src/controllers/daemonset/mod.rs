@@ -212,7 +212,8 @@ async fn current_revision(
             snapshot.revision = next;
             snapshot.metadata.annotations = ds.metadata.annotations.clone();
             let created = history::create(&ctx.client, &name, &snapshot, &mut collision).await?;
-            if Some(collision) != ds.status.as_ref().and_then(|s| s.collision_count) {
+            let before = ds.status.as_ref().and_then(|s| s.collision_count);
+            if collision != before.unwrap_or(0) {
                 let api: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &ns);
                 let patch = serde_json::json!({"status": {"collisionCount": collision}});
                 api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))

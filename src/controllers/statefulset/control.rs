@@ -133,7 +133,7 @@ pub async fn update(
             condemned.push((ord, pod));
         }
     }
-    condemned.sort_by(|a, b| b.0.cmp(&a.0));
+    condemned.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut slots: Vec<Slot> = slots
         .into_iter()
         .enumerate()
