@@ -4,13 +4,17 @@
 //! watchers.
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod events;
 pub mod gc;
+pub mod history;
 pub mod job;
 pub mod namespace;
 pub mod queue;
 pub mod resources;
+pub mod statefulset;
 pub mod ttl;
+pub mod workload_pods;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
@@ -65,6 +69,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
         tokio::spawn(gc::run(client.clone()));
     }
     job::spawn_batch(&client, disabled);
+    statefulset::spawn_with_daemonset(&client, &enabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

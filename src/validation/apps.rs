@@ -304,6 +304,41 @@ pub fn deployment(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
     selector_immutable(v, obj, old);
 }
 
+/// A StatefulSet's pod template with a PVC volume for every volume claim template it does
+/// not already declare (as the controller adds them to the pods).
+fn with_claim_volumes(tmpl: &Value, spec: &Value) -> Value {
+    let mut t = tmpl.clone();
+    let claims: Vec<String> = peek(spec, &["volumeClaimTemplates"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| peek(c, &["metadata", "name"]).and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    if claims.is_empty() {
+        return t;
+    }
+    let Some(pod_spec) = t.get_mut("spec").and_then(Value::as_object_mut) else {
+        return t;
+    };
+    let vols = pod_spec
+        .entry("volumes")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(vols) = vols.as_array_mut() {
+        for c in claims {
+            if !vols
+                .iter()
+                .any(|v| v.get("name").and_then(Value::as_str) == Some(c.as_str()))
+            {
+                vols.push(
+                    serde_json::json!({"name": c, "persistentVolumeClaim": {"claimName": c}}),
+                );
+            }
+        }
+    }
+    t
+}
+
 /// `ValidateStatefulSet` / `ValidateStatefulSetUpdate` (main checks).
 pub fn stateful_set(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
     object_meta(v, obj, old, NameKind::Subdomain);
@@ -373,7 +408,9 @@ pub fn stateful_set(v: &mut Ctx, obj: &Value, old: Option<&Value>) {
         .unwrap_or_else(empty);
     if let Some(sel) = sel {
         check_template_labels(v, &sel, &tmpl, "spec.template.metadata.labels");
-        pod_template_spec(v, &tmpl, "spec.template");
+        // Upstream skips pod spec validation here because mounts of claim templates would
+        // fail; we validate the template with the claim templates added as volumes.
+        pod_template_spec(v, &with_claim_volumes(&tmpl, &spec), "spec.template");
     }
     if let Some(rp) = peek(&tmpl, &["spec", "restartPolicy"]).and_then(Value::as_str) {
         if rp != "Always" {
