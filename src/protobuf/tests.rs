@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::descriptors::{MESSAGES, PACKAGES};
+use super::special::{go_duration, GO_ZERO_TIME_SECONDS};
 use super::table::{Kind, Label};
 use super::*;
 
