@@ -10,6 +10,7 @@ pub mod cache;
 pub mod filters;
 pub mod pending;
 pub mod scores;
+pub mod selector;
 pub mod types;
 
 #[cfg(test)]
