@@ -3,6 +3,7 @@
 pub mod admission;
 pub mod apply;
 pub mod auth;
+pub mod binding;
 pub mod bootstrap;
 pub mod builtin;
 mod builtin_extra;

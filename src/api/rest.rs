@@ -105,6 +105,7 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
         (&Method::GET, true, _) if is_watch => "watch",
         (&Method::GET, true, _) => "get",
         (&Method::POST, false, _) => "create",
+        (&Method::POST, true, true) => "create",
         (&Method::PUT, true, _) => "update",
         (&Method::PATCH, true, _) => "patch",
         (&Method::DELETE, true, false) => "delete",
@@ -173,6 +174,18 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             };
             object_response(&res, StatusCode::OK, &obj, format, include)
         }
+        "create" if info.subresource.as_deref() == Some("binding") => {
+            let (headers, body) = read_body(req).await.map_err(wrap)?;
+            let opts = query.write_options().map_err(wrap)?;
+            let opts = apply::with_request_manager(opts, &headers, Some("binding"));
+            let binding = codec::decode_body(&headers, &body).map_err(wrap)?;
+            let status =
+                super::binding::bind(store, &res, nsr.unwrap_or(""), &name, &binding, &opts)
+                    .await
+                    .map_err(wrap)?;
+            json_response(StatusCode::CREATED, &status)
+        }
+        "create" if info.subresource.is_some() => return Err(wrap(ApiError::method_not_allowed())),
         "create" => {
             let (headers, body) = read_body(req).await.map_err(wrap)?;
             let opts = query.write_options().map_err(wrap)?;

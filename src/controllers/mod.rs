@@ -12,6 +12,7 @@ pub mod job;
 pub mod namespace;
 pub mod queue;
 pub mod resources;
+pub mod scheduler;
 pub mod statefulset;
 pub mod ttl;
 pub mod workload_pods;
@@ -65,6 +66,10 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     // No RBAC yet: the controllers act as cluster admins.
     let client = client_for(pki, server, CONTROLLER_USER, &["system:masters"]).await?;
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
+    if enabled(scheduler::DISABLE_NAME) {
+        let sc = client_for(pki, server, scheduler::SCHEDULER_USER, &["system:masters"]).await?;
+        tokio::spawn(scheduler::run(sc));
+    }
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }

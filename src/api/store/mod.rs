@@ -100,6 +100,9 @@ pub enum Part {
     Approval,
     /// Internal writes that may change everything.
     All,
+    /// The `pods/binding` subresource: like `All`, but validated as if `spec.nodeName` had
+    /// always been the new one (pod specs are otherwise immutable on update).
+    Binding,
 }
 
 /// The generic store over storage, cache and registry.

@@ -64,7 +64,19 @@ impl Store {
                     apply::record_update(&scope, Some(&old), &mut new, m);
                 }
             }
-            validate::validate(res, &new, Some(&old))?;
+            if part == Part::Binding {
+                // The binding is the one writer allowed to set the (otherwise immutable) node.
+                let mut before = old.clone();
+                if let (Some(node), Some(spec)) = (
+                    new.pointer("/spec/nodeName"),
+                    before.get_mut("spec").and_then(Value::as_object_mut),
+                ) {
+                    spec.insert("nodeName".into(), node.clone());
+                }
+                validate::validate(res, &new, Some(&before))?;
+            } else {
+                validate::validate(res, &new, Some(&old))?;
+            }
             normalize_metadata(&mut new);
             if opts.dry_run {
                 cache::set_resource_version(&mut new, kv.mod_revision);
@@ -182,7 +194,7 @@ impl Store {
             Part::Main => res.strategy.prepare_for_update(new, old),
             Part::Status => res.strategy.prepare_for_status_update(new, old),
             Part::Approval => res.strategy.prepare_for_approval_update(new, old),
-            Part::All => {}
+            Part::All | Part::Binding => {}
         }
         new.remove_meta("selfLink");
         Ok(())
