@@ -6,6 +6,7 @@
 pub mod events;
 pub mod gc;
 pub mod namespace;
+pub mod nodes;
 pub mod queue;
 pub mod resources;
 
