@@ -31,12 +31,7 @@ const KUBELET_CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure"
 
 /// Runs the controller until the process ends.
 pub async fn run(client: Client, informers: Informers, config: NodesConfig) {
-    if informers.nodes.wait_until_ready().await.is_err()
-        || informers.leases.wait_until_ready().await.is_err()
-        || informers.pods.wait_until_ready().await.is_err()
-    {
-        return;
-    }
+    informers.wait_synced().await;
     let controller = Controller {
         nodes_recorder: Recorder::new(client.clone(), "node-controller", None),
         eviction_recorder: Recorder::new(client.clone(), "taint-eviction-controller", None),

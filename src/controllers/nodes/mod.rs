@@ -100,6 +100,17 @@ pub struct Informers {
     pub leases: Store<Lease>,
     /// Pods bound to a node (`spec.nodeName!=`).
     pub pods: Store<Pod>,
+    /// Number of informers that have listed everything once.
+    synced: tokio::sync::watch::Sender<usize>,
+}
+
+impl Informers {
+    /// Waits until the three caches are filled.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.synced.subscribe();
+        // The sender lives as long as `self`, so this only ends when all three have synced.
+        let _ = rx.wait_for(|n| *n >= 3).await;
+    }
 }
 
 /// Starts the simulator, the node lifecycle controller and pod GC (those not in `cfg.disable`)
@@ -124,6 +135,7 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) {
         nodes,
         leases,
         pods,
+        synced: tokio::sync::watch::Sender::new(0),
     };
 
     let on_node = sim.clone().map(|s| {
@@ -135,12 +147,14 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) {
         watcher::Config::default(),
         node_writer,
         on_node,
+        informers.synced.clone(),
     ));
     tokio::spawn(inform(
         Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
         watcher::Config::default(),
         lease_writer,
         None,
+        informers.synced.clone(),
     ));
     let on_pod = sim
         .clone()
@@ -150,6 +164,7 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) {
         watcher::Config::default().fields("spec.nodeName!="),
         pod_writer,
         on_pod,
+        informers.synced.clone(),
     ));
 
     if let Some(sim) = sim {
@@ -176,18 +191,25 @@ async fn inform<K>(
     config: watcher::Config,
     mut writer: reflector::store::Writer<K>,
     handler: Option<Handler<K>>,
+    synced: tokio::sync::watch::Sender<usize>,
 ) where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let stream = watcher::watcher(api, config).default_backoff();
     futures::pin_mut!(stream);
+    let mut first_sync = true;
     while let Some(event) = stream.next().await {
         match event {
             Ok(event) => {
                 writer.apply_watcher_event(&event);
                 if let Some(h) = &handler {
                     h(&event);
+                }
+                if first_sync && matches!(event, Event::InitDone) {
+                    first_sync = false;
+                    tracing::debug!(kind = %K::kind(&Default::default()), "node informer: synced");
+                    synced.send_modify(|n| *n += 1);
                 }
             }
             Err(e) => tracing::debug!(error = %e, "node informer: watch error"),

@@ -21,11 +21,7 @@ const CHECK_PERIOD: Duration = Duration::from_secs(20);
 
 /// Runs pod GC until the process ends.
 pub async fn run(client: Client, informers: Informers, config: NodesConfig) {
-    if informers.nodes.wait_until_ready().await.is_err()
-        || informers.pods.wait_until_ready().await.is_err()
-    {
-        return;
-    }
+    informers.wait_synced().await;
     let mut tick = tokio::time::interval(CHECK_PERIOD.min(config.grace_period));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Nodes found missing at the previous check (upstream's quarantine).

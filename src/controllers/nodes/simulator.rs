@@ -97,11 +97,9 @@ impl Simulator {
 
     /// Registers the configured nodes, then runs nodes, leases and pods until the process ends.
     pub async fn run(self, informers: Informers) {
-        if informers.nodes.wait_until_ready().await.is_err()
-            || informers.pods.wait_until_ready().await.is_err()
-        {
-            return;
-        }
+        tracing::debug!("node simulator: waiting for caches");
+        informers.wait_synced().await;
+        tracing::debug!("node simulator: caches ready");
         self.register(&informers).await;
         self.pods.start(informers.pods.clone());
         tokio::spawn(self.clone().heartbeats(informers.clone()));
