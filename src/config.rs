@@ -44,6 +44,28 @@ pub struct ServerConfig {
     /// How often storage history is compacted (as kube-apiserver's flag; `0s` disables), e.g. `5m`.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub etcd_compaction_interval: std::time::Duration,
+    /// Number of simulated nodes to register (`sim-node-0` …); Nodes created later with the
+    /// annotation `skiff.dev/simulated: "true"` are simulated too.
+    #[arg(long, default_value_t = 0)]
+    pub simulated_nodes: u32,
+    /// CPU capacity of each simulated node.
+    #[arg(long, default_value = "32")]
+    pub simulated_node_cpu: String,
+    /// Memory capacity of each simulated node.
+    #[arg(long, default_value = "256Gi")]
+    pub simulated_node_memory: String,
+    /// Pod capacity of each simulated node.
+    #[arg(long, default_value_t = 110)]
+    pub simulated_node_pods: u32,
+    /// Size of the pod CIDR given to each simulated node, carved from `--cluster-cidr`.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// How long a node may go without renewing its Lease before it is marked Unknown.
+    #[arg(long, default_value = "40s", value_parser = parse_duration, hide = true)]
+    pub node_monitor_grace_period: std::time::Duration,
+    /// Terminated pods kept before the oldest are deleted (`0` disables).
+    #[arg(long, default_value_t = 12500)]
+    pub terminated_pod_gc_threshold: i64,
     /// Shared secret for joining agents (not used yet).
     #[arg(long, env = "SKIFF_TOKEN")]
     pub token: Option<String>,

@@ -10,6 +10,7 @@ pub mod gc;
 pub mod history;
 pub mod job;
 pub mod namespace;
+pub mod nodes;
 pub mod queue;
 pub mod resources;
 pub mod scheduler;

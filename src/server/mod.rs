@@ -132,6 +132,7 @@ where
     {
         tracing::error!(error = %e, "controllers could not start");
     }
+    crate::controllers::nodes::start(&pki, &format!("https://{server_address}"), &cfg).await;
     tracing::info!(address = %addr, elapsed_ms = started.elapsed().as_millis() as u64, "skiff server is ready");
 
     shutdown.await;
