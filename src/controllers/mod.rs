@@ -3,10 +3,13 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod common;
+pub mod deployment;
 pub mod events;
 pub mod gc;
 pub mod namespace;
 pub mod queue;
+pub mod replicaset;
 pub mod resources;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -61,6 +64,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }
+    deployment::start_workload_controllers(client.clone(), disabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }
