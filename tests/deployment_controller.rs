@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ struct FakeKubelet {
     handle: Option<JoinHandle<()>>,
 }
 
-fn curl(port: u16, tls: &PathBuf, method: &str, path: &str, body: Option<&str>) -> Value {
+fn curl(port: u16, tls: &Path, method: &str, path: &str, body: Option<&str>) -> Value {
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "--max-time", "10", "-X", method])
         .arg("--cacert")
@@ -51,7 +51,13 @@ impl FakeKubelet {
         let (s, o) = (stop.clone(), seen.clone());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
-                let pods = curl(port, &tls, "GET", &format!("/api/v1/namespaces/{ns}/pods"), None);
+                let pods = curl(
+                    port,
+                    &tls,
+                    "GET",
+                    &format!("/api/v1/namespaces/{ns}/pods"),
+                    None,
+                );
                 let rss = curl(
                     port,
                     &tls,
@@ -75,9 +81,15 @@ impl FakeKubelet {
                     .count();
                 let spec_sum: i64 = rss["items"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|r| r["spec"]["replicas"].as_i64()).sum())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r["spec"]["replicas"].as_i64())
+                            .sum()
+                    })
                     .unwrap_or(0);
-                o.lock().expect("lock").push((active.len(), ready, spec_sum));
+                o.lock()
+                    .expect("lock")
+                    .push((active.len(), ready, spec_sum));
                 for p in active.iter().filter(|p| p["status"]["phase"] != "Running") {
                     let name = p["metadata"]["name"].as_str().unwrap_or_default();
                     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -136,7 +148,10 @@ fn replicasets(s: &Server, ns: &str) -> Vec<(String, i64, String, String)> {
         .iter()
         .map(|r| {
             (
-                r["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                r["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 r["spec"]["replicas"].as_i64().unwrap_or(-1),
                 r["spec"]["template"]["spec"]["containers"][0]["image"]
                     .as_str()
@@ -183,7 +198,13 @@ fn deployment_rollout_lifecycle() {
     s.kubectl_ok(&["create", "namespace", &ns]);
     let kubelet = FakeKubelet::start(&s, &ns);
     s.kubectl_ok(&[
-        "create", "deployment", "web", "--image=busybox:1.35", "--replicas=3", "-n", &ns,
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox:1.35",
+        "--replicas=3",
+        "-n",
+        &ns,
     ]);
     wait_ready(&s, &ns, 3);
     let rss = replicasets(&s, &ns);
@@ -214,8 +235,22 @@ fn deployment_rollout_lifecycle() {
 
     // Rolling update: maxSurge 1, maxUnavailable 0 (25% of 3, rounded as upstream).
     kubelet.reset();
-    s.kubectl_ok(&["set", "image", "deployment/web", "busybox=busybox:1.36", "-n", &ns]);
-    s.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]);
+    s.kubectl_ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "busybox=busybox:1.36",
+        "-n",
+        &ns,
+    ]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
     wait_ready(&s, &ns, 3);
     let seen = kubelet.reset();
     assert!(!seen.is_empty());
@@ -230,7 +265,10 @@ fn deployment_rollout_lifecycle() {
         if *name == rs1 {
             assert_eq!((*replicas, rev.as_str()), (0, "1"));
         } else {
-            assert_eq!((*replicas, image.as_str(), rev.as_str()), (3, "busybox:1.36", "2"));
+            assert_eq!(
+                (*replicas, image.as_str(), rev.as_str()),
+                (3, "busybox:1.36", "2")
+            );
         }
     }
     let history = s.kubectl_ok(&["rollout", "history", "deployment/web", "-n", &ns]);
@@ -243,7 +281,14 @@ fn deployment_rollout_lifecycle() {
 
     // Undo: back to the 1.35 template, the old ReplicaSet scaled up again as revision 3.
     s.kubectl_ok(&["rollout", "undo", "deployment/web", "-n", &ns]);
-    s.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
     wait_ready(&s, &ns, 3);
     let d = get_json(&s, &["deployment", "web", "-n", &ns]);
     assert_eq!(
@@ -266,7 +311,14 @@ fn deployment_rollout_lifecycle() {
 
     // Pause: template changes do not roll; resume rolls them out.
     s.kubectl_ok(&["rollout", "pause", "deployment/web", "-n", &ns]);
-    s.kubectl_ok(&["set", "image", "deployment/web", "busybox=busybox:1.37", "-n", &ns]);
+    s.kubectl_ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "busybox=busybox:1.37",
+        "-n",
+        &ns,
+    ]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(replicasets(&s, &ns).len(), 2);
     let d = get_json(&s, &["deployment", "web", "-n", &ns]);
@@ -276,7 +328,14 @@ fn deployment_rollout_lifecycle() {
         .unwrap_or_default();
     assert_eq!(progressing["reason"], "DeploymentPaused", "{d}");
     s.kubectl_ok(&["rollout", "resume", "deployment/web", "-n", &ns]);
-    s.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
     wait_ready(&s, &ns, 3);
     assert!(replicasets(&s, &ns)
         .iter()
@@ -284,13 +343,23 @@ fn deployment_rollout_lifecycle() {
 
     // Restart: a new ReplicaSet for the restartedAt annotation.
     s.kubectl_ok(&["rollout", "restart", "deployment/web", "-n", &ns]);
-    s.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
     wait_ready(&s, &ns, 3);
     let rss = replicasets(&s, &ns);
     assert_eq!(rss.len(), 4, "{rss:?}");
     assert_eq!(rss.iter().filter(|r| r.1 > 0).count(), 1, "{rss:?}");
     let d = get_json(&s, &["deployment", "web", "-n", &ns]);
-    let conds = d["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let conds = d["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let reason = |t: &str| {
         conds
             .iter()
@@ -341,13 +410,27 @@ spec:
     assert_eq!(orphan["metadata"]["ownerReferences"][0]["controller"], true);
 
     // A pod relabelled out of the selector is released and replaced.
-    s.kubectl_ok(&["label", "pod", "orphan", "app=other", "--overwrite", "-n", &ns]);
+    s.kubectl_ok(&[
+        "label",
+        "pod",
+        "orphan",
+        "app=other",
+        "--overwrite",
+        "-n",
+        &ns,
+    ]);
     let ok = eventually(Duration::from_secs(30), || {
         let p = get_json(&s, &["pod", "orphan", "-n", &ns]);
-        p["metadata"]["ownerReferences"].as_array().is_none_or(|a| a.is_empty())
+        p["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
             && pods(&s, &ns).len() == 3
     });
-    assert!(ok, "{}", s.kubectl_ok(&["get", "pods", "-n", &ns, "--show-labels"]));
+    assert!(
+        ok,
+        "{}",
+        s.kubectl_ok(&["get", "pods", "-n", &ns, "--show-labels"])
+    );
 
     // Scale down deletes one pod with an event.
     s.kubectl_ok(&["scale", "rs/front", "--replicas=1", "-n", &ns]);

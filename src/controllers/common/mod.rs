@@ -28,7 +28,11 @@ pub fn label_selector(sel: Option<&LabelSelector>) -> Result<Selector, String> {
 
 /// `namespace/name`, the key controllers queue objects by.
 pub fn key(namespace: Option<&str>, name: Option<&str>) -> String {
-    format!("{}/{}", namespace.unwrap_or_default(), name.unwrap_or_default())
+    format!(
+        "{}/{}",
+        namespace.unwrap_or_default(),
+        name.unwrap_or_default()
+    )
 }
 
 /// Splits a `namespace/name` key.

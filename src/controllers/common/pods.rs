@@ -14,7 +14,8 @@ pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 /// Not terminal and not being deleted (upstream's `IsPodActive`).
 pub fn is_active(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    !matches!(phase, Some("Succeeded") | Some("Failed")) && pod.metadata.deletion_timestamp.is_none()
+    !matches!(phase, Some("Succeeded") | Some("Failed"))
+        && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// The `Ready` condition's transition time when it is `True`.

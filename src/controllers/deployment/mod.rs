@@ -179,12 +179,12 @@ impl Ctl {
 
     /// Writes `d.status` (and annotations) through `/status`; `d` becomes the stored object.
     pub(crate) async fn update_status(&self, d: &mut Deployment) -> Result<(), DeploymentError> {
-        let api: Api<Deployment> =
-            Api::namespaced(self.client.clone(), d.metadata.namespace.as_deref().unwrap_or_default());
+        let api: Api<Deployment> = Api::namespaced(
+            self.client.clone(),
+            d.metadata.namespace.as_deref().unwrap_or_default(),
+        );
         let name = d.metadata.name.clone().unwrap_or_default();
-        *d = api
-            .replace_status(&name, &PostParams::default(), d)
-            .await?;
+        *d = api.replace_status(&name, &PostParams::default(), d).await?;
         Ok(())
     }
 }

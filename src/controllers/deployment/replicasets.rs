@@ -169,7 +169,11 @@ impl Ctl {
             .match_labels
             .get_or_insert_with(Default::default)
             .insert(POD_TEMPLATE_HASH.to_string(), hash.clone());
-        let name = format!("{}-{}", d.metadata.name.as_deref().unwrap_or_default(), hash);
+        let name = format!(
+            "{}-{}",
+            d.metadata.name.as_deref().unwrap_or_default(),
+            hash
+        );
         let mut rs = ReplicaSet {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -207,7 +211,8 @@ impl Ctl {
                     return Ok(Some(existing));
                 }
                 let status = d.status.get_or_insert_with(Default::default);
-                status.collision_count = Some(status.collision_count.unwrap_or(0).saturating_add(1));
+                status.collision_count =
+                    Some(status.collision_count.unwrap_or(0).saturating_add(1));
                 self.update_status(d).await?;
                 return Err(DeploymentError::Collision(name));
             }
@@ -257,7 +262,11 @@ impl Ctl {
         if util::rs_replicas(rs) == new_scale {
             return Ok(false);
         }
-        let op = if util::rs_replicas(rs) < new_scale { "up" } else { "down" };
+        let op = if util::rs_replicas(rs) < new_scale {
+            "up"
+        } else {
+            "down"
+        };
         self.scale(rs, new_scale, d, op).await
     }
 
@@ -321,7 +330,10 @@ impl Ctl {
                 .cmp(&util::revision(b))
                 .then_with(|| util::by_creation(a, b))
         });
-        for rs in cleanable.into_iter().take(usize::try_from(diff).unwrap_or(0)) {
+        for rs in cleanable
+            .into_iter()
+            .take(usize::try_from(diff).unwrap_or(0))
+        {
             let status = rs.status.clone().unwrap_or_default();
             if status.replicas != 0
                 || util::rs_replicas(rs) != 0

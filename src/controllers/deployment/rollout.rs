@@ -32,9 +32,19 @@ impl Ctl {
         let paused_cond = cond.is_some_and(|c| c.reason.as_deref() == Some(reason::PAUSED));
         let paused = d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
         let c = if paused && !paused_cond {
-            util::new_condition("Progressing", "Unknown", reason::PAUSED, "Deployment is paused")
+            util::new_condition(
+                "Progressing",
+                "Unknown",
+                reason::PAUSED,
+                "Deployment is paused",
+            )
         } else if !paused && paused_cond {
-            util::new_condition("Progressing", "Unknown", reason::RESUMED, "Deployment is resumed")
+            util::new_condition(
+                "Progressing",
+                "Unknown",
+                reason::RESUMED,
+                "Deployment is resumed",
+            )
         } else {
             return Ok(());
         };
@@ -103,7 +113,9 @@ impl Ctl {
         let want = util::d_replicas(d);
         // The only active ReplicaSet (or the newest when none is active) gets everything.
         let new_active = new.as_deref().is_some_and(util::is_active);
-        let old_active: Vec<usize> = (0..old.len()).filter(|i| util::is_active(&old[*i])).collect();
+        let old_active: Vec<usize> = (0..old.len())
+            .filter(|i| util::is_active(&old[*i]))
+            .collect();
         match (new_active as usize) + old_active.len() {
             0 | 1 => {
                 let target: Option<&mut ReplicaSet> = if new_active {
@@ -113,7 +125,8 @@ impl Ctl {
                 } else if new.is_some() {
                     new.as_deref_mut()
                 } else {
-                    let newest = (0..old.len()).max_by(|a, b| util::by_creation(&old[*a], &old[*b]));
+                    let newest =
+                        (0..old.len()).max_by(|a, b| util::by_creation(&old[*a], &old[*b]));
                     newest.and_then(|i| old.get_mut(i))
                 };
                 if let Some(rs) = target {
@@ -140,7 +153,11 @@ impl Ctl {
             .filter(|r| util::is_active(r))
             .collect();
         let current = util::replica_count(all.iter().map(|r| &**r));
-        let allowed = if want > 0 { want + util::max_surge(d) } else { 0 };
+        let allowed = if want > 0 {
+            want + util::max_surge(d)
+        } else {
+            0
+        };
         let to_add = allowed - current;
         let op = match to_add.cmp(&0) {
             std::cmp::Ordering::Greater => {
@@ -239,7 +256,11 @@ impl Ctl {
         let all_pods = old_pods + util::rs_replicas(new);
         let min_available = util::d_replicas(d) - util::max_unavailable(d);
         let new_unavailable = util::rs_replicas(new)
-            - new.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
+            - new
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
         let max_scaled_down = all_pods - min_available - new_unavailable;
         if max_scaled_down <= 0 {
             return Ok(false);
@@ -252,7 +273,11 @@ impl Ctl {
                 break;
             }
             let spec = util::rs_replicas(rs);
-            let avail = rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
+            let avail = rs
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
             if spec == 0 || spec == avail {
                 continue;
             }
@@ -315,7 +340,10 @@ impl Ctl {
         if util::actual_count(old.iter()) > 0 {
             return true;
         }
-        let old_uids: Vec<&str> = old.iter().filter_map(|r| r.metadata.uid.as_deref()).collect();
+        let old_uids: Vec<&str> = old
+            .iter()
+            .filter_map(|r| r.metadata.uid.as_deref())
+            .collect();
         let new_uid = new.and_then(|r| r.metadata.uid.as_deref());
         self.pods.state().iter().any(|p| {
             controller_of(&p.metadata).is_some_and(|r| {
@@ -415,7 +443,9 @@ fn replica_failure(
             .find(|c| c.type_ == "ReplicaFailure")
             .cloned()
     };
-    let c = new.and_then(find).or_else(|| all.iter().find_map(|r| find(r)))?;
+    let c = new
+        .and_then(find)
+        .or_else(|| all.iter().find_map(|r| find(r)))?;
     Some(k8s_openapi::api::apps::v1::DeploymentCondition {
         type_: c.type_,
         status: c.status,
@@ -436,7 +466,11 @@ fn requeue_stuck(d: &Deployment, status: &DeploymentStatus) -> Option<Duration> 
     let from = cond.last_update_time.as_ref()?.0;
     let at = from + SignedDuration::from_secs(i64::from(deadline));
     let left = at.duration_since(Timestamp::now());
-    Some(Duration::try_from(left).unwrap_or(Duration::ZERO).max(Duration::from_secs(1)))
+    Some(
+        Duration::try_from(left)
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1)),
+    )
 }
 
 /// Upstream's `calculateStatus`.

@@ -4,9 +4,7 @@
 
 use std::cmp::Ordering;
 
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet,
-};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -164,7 +162,10 @@ pub fn max_surge(d: &Deployment) -> i32 {
     fenceposts(d).0
 }
 
-fn annotation<'a>(meta_ann: &'a Option<std::collections::BTreeMap<String, String>>, k: &str) -> Option<&'a str> {
+fn annotation<'a>(
+    meta_ann: &'a Option<std::collections::BTreeMap<String, String>>,
+    k: &str,
+) -> Option<&'a str> {
     meta_ann.as_ref().and_then(|a| a.get(k)).map(String::as_str)
 }
 
@@ -280,7 +281,12 @@ pub fn desired_replicas_annotation(rs: &ReplicaSet) -> Option<i32> {
 /// Upstream's `SetNewReplicaSetAnnotations`: copies the deployment's annotations, raises the
 /// revision (remembering earlier ones in `revision-history`), and for a ReplicaSet about to be
 /// created sets the replicas annotations. Returns whether anything changed.
-pub fn set_new_rs_annotations(d: &Deployment, rs: &mut ReplicaSet, new_revision: i64, exists: bool) -> bool {
+pub fn set_new_rs_annotations(
+    d: &Deployment,
+    rs: &mut ReplicaSet,
+    new_revision: i64,
+    exists: bool,
+) -> bool {
     let mut changed = false;
     let ann = rs.metadata.annotations.get_or_insert_with(Default::default);
     for (k, v) in d.metadata.annotations.iter().flatten() {

@@ -69,7 +69,10 @@ fn conditions_keep_transition_time() {
     let mut c = new_condition("Progressing", "True", reason::NEW_RS_CREATED, "a");
     c.last_transition_time = None;
     set_condition(&mut s, c);
-    set_condition(&mut s, new_condition("Progressing", "True", reason::RS_UPDATED, "b"));
+    set_condition(
+        &mut s,
+        new_condition("Progressing", "True", reason::RS_UPDATED, "b"),
+    );
     let cur = get_condition(&s, "Progressing").expect("cond");
     assert_eq!(cur.reason.as_deref(), Some(reason::RS_UPDATED));
     assert!(cur.last_transition_time.is_none());
@@ -77,9 +80,10 @@ fn conditions_keep_transition_time() {
 
 #[test]
 fn templates_equal_ignoring_hash() {
-    let a: PodTemplateSpec =
-        serde_json::from_value(json!({"metadata": {"labels": {"app": "x", POD_TEMPLATE_HASH: "abc"}}}))
-            .expect("t");
+    let a: PodTemplateSpec = serde_json::from_value(
+        json!({"metadata": {"labels": {"app": "x", POD_TEMPLATE_HASH: "abc"}}}),
+    )
+    .expect("t");
     let b: PodTemplateSpec =
         serde_json::from_value(json!({"metadata": {"labels": {"app": "x"}}})).expect("t");
     assert!(equal_ignore_hash(Some(&a), Some(&b)));

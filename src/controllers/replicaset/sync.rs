@@ -179,8 +179,7 @@ impl<K: Replicated> Ctl<K> {
                 }
             })
             .await;
-            self.expectations
-                .expect_creations(k, created.into_inner());
+            self.expectations.expect_creations(k, created.into_inner());
             if let Some(e) = err {
                 return Err(e.into());
             }
@@ -277,7 +276,9 @@ impl<K: Replicated> Ctl<K> {
         let count = |f: &dyn Fn(&Pod) -> bool| owned.iter().filter(|p| f(p)).count() as i32;
         let fully_labeled = count(&|p: &Pod| {
             let labels = p.metadata.labels.clone().unwrap_or_default();
-            template_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            template_labels
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
         });
         let ready = count(&|p: &Pod| is_ready(p));
         let available = count(&|p: &Pod| is_available(p, t.min_ready_seconds, now));
