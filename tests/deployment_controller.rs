@@ -458,3 +458,132 @@ spec:
     });
     assert!(ok, "{}", s.kubectl_ok(&["get", "rc,pods", "-n", &ns]));
 }
+
+#[test]
+fn recreate_history_limit_and_progress_deadline() {
+    let s = Server::start();
+    let ns = unique_ns("recreate");
+    s.kubectl_ok(&["create", "namespace", &ns]);
+    let kubelet = FakeKubelet::start(&s, &ns);
+    s.kubectl_stdin_ok(
+        &["apply", "-n", &ns, "-f", "-"],
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {kubernetes.io/change-cause: "first"}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: busybox, image: "busybox:1.35"}]}
+"#,
+    );
+    wait_ready(&s, &ns, 2);
+    // Recreate: never old and new pods ready together.
+    kubelet.reset();
+    // As upstream, the deployment's annotations are copied to its current ReplicaSet, so the
+    // change cause is set after the template change.
+    s.kubectl_ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "busybox=busybox:1.36",
+        "-n",
+        &ns,
+    ]);
+    s.kubectl_ok(&[
+        "annotate",
+        "deployment/web",
+        "kubernetes.io/change-cause=second",
+        "--overwrite",
+        "-n",
+        &ns,
+    ]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
+    wait_ready(&s, &ns, 2);
+    for (total, _, spec_sum) in kubelet.reset() {
+        assert!(
+            total <= 2 && spec_sum <= 2,
+            "Recreate overlapped: {total} {spec_sum}"
+        );
+    }
+    let history = s.kubectl_ok(&["rollout", "history", "deployment/web", "-n", &ns]);
+    assert!(
+        history.contains("first") && history.contains("second"),
+        "{history}"
+    );
+    s.kubectl_ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "busybox=busybox:1.37",
+        "-n",
+        &ns,
+    ]);
+    s.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--timeout=60s",
+    ]);
+    // revisionHistoryLimit 1: the new ReplicaSet plus one old one.
+    assert!(
+        eventually(Duration::from_secs(30), || replicasets(&s, &ns).len() == 2),
+        "{:?}",
+        replicasets(&s, &ns)
+    );
+    drop(kubelet);
+
+    // No kubelet in this namespace: pods never get ready and the deadline passes.
+    let stuck = unique_ns("stuck");
+    s.kubectl_ok(&["create", "namespace", &stuck]);
+    s.kubectl_ok(&[
+        "create",
+        "deployment",
+        "slow",
+        "--image=busybox",
+        "--replicas=1",
+        "-n",
+        &stuck,
+    ]);
+    s.kubectl_ok(&[
+        "patch",
+        "deployment/slow",
+        "-n",
+        &stuck,
+        "-p",
+        r#"{"spec":{"progressDeadlineSeconds":2}}"#,
+    ]);
+    let ok = eventually(Duration::from_secs(30), || {
+        let d = get_json(&s, &["deployment", "slow", "-n", &stuck]);
+        d["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["type"] == "Progressing"
+                    && c["status"] == "False"
+                    && c["reason"] == "ProgressDeadlineExceeded"
+            }) && cs
+                .iter()
+                .any(|c| c["type"] == "Available" && c["reason"] == "MinimumReplicasUnavailable")
+        })
+    });
+    assert!(
+        ok,
+        "{}",
+        s.kubectl_ok(&["get", "deployment", "slow", "-n", &stuck, "-o", "yaml"])
+    );
+    let err = s.kubectl_err(&["rollout", "status", "deployment/slow", "-n", &stuck]);
+    assert!(err.contains("exceeded its progress deadline"), "{err}");
+}
