@@ -3,8 +3,10 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod common;
 pub mod cronjob;
 pub mod daemonset;
+pub mod deployment;
 pub mod events;
 pub mod gc;
 pub mod history;
@@ -12,6 +14,7 @@ pub mod job;
 pub mod namespace;
 pub mod nodes;
 pub mod queue;
+pub mod replicaset;
 pub mod resources;
 pub mod scheduler;
 pub mod statefulset;
@@ -76,6 +79,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     }
     job::spawn_batch(&client, disabled);
     statefulset::spawn_with_daemonset(&client, &enabled);
+    deployment::start_workload_controllers(client.clone(), disabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

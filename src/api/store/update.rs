@@ -13,7 +13,7 @@ use crate::storage::StorageError;
 
 impl Store {
     /// Reads the current object, lets `update` produce the new one, and writes it guarded by the
-    /// read revision; storage conflicts are retried unless the caller pinned a resourceVersion.
+    /// read revision; storage conflicts are retried (a resourceVersion the caller pinned then fails the check).
     pub async fn guaranteed_update<F>(
         &self,
         res: &ResourceEntry,
@@ -92,15 +92,8 @@ impl Store {
                         cache::set_resource_version(&mut new, rev);
                         return Ok(new);
                     }
-                    Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
-                    Err(StorageError::Conflict { .. }) => {
-                        return Err(ApiError::conflict(
-                            &res.rt.group,
-                            &res.rt.plural,
-                            name,
-                            ApiError::MODIFIED,
-                        ))
-                    }
+                    // Retried: a resourceVersion given by the client fails the check above.
+                    Err(StorageError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -116,15 +109,10 @@ impl Store {
                     cache::set_resource_version(&mut new, stored.mod_revision);
                     return Ok(new);
                 }
-                Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
-                Err(StorageError::Conflict { .. }) => {
-                    return Err(ApiError::conflict(
-                        &res.rt.group,
-                        &res.rt.plural,
-                        name,
-                        ApiError::MODIFIED,
-                    ))
-                }
+                // Retried: a resourceVersion given by the client (or kept from the object a
+                // patch was applied to, now stale) fails the check above; otherwise the update
+                // is applied again to the current object, as upstream's GuaranteedUpdate.
+                Err(StorageError::Conflict { .. }) => continue,
                 Err(StorageError::NotFound(_)) => {
                     return Err(ApiError::not_found(&res.rt.group, &res.rt.plural, name))
                 }
