@@ -58,10 +58,16 @@ fn simulated_nodes_are_ready_with_leases_and_annotated_nodes_are_adopted() {
         "{}",
         s.kubectl_ok(&["get", "nodes"])
     );
-    let leases = s.kubectl_ok(&["get", "leases", "-n", "kube-node-lease", "--no-headers"]);
-    for i in 0..3 {
-        assert!(leases.contains(&format!("sim-node-{i}")), "{leases}");
-    }
+    // Leases are renewed concurrently with status writes: wait for all three.
+    let has_leases = || {
+        let leases = s.kubectl_ok(&["get", "leases", "-n", "kube-node-lease", "--no-headers"]);
+        (0..3).all(|i| leases.contains(&format!("sim-node-{i} ")))
+    };
+    assert!(
+        eventually(Duration::from_secs(20), has_leases),
+        "{}",
+        s.kubectl_ok(&["get", "leases", "-n", "kube-node-lease"])
+    );
     let node = get_json(&s, &["node", "sim-node-1"]);
     assert_eq!(node["metadata"]["labels"]["type"], "simulated");
     assert_eq!(
