@@ -98,6 +98,20 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
     if !res.rt.namespaced && info.namespace.is_some() {
         return Ok(("", not_found_path()));
     }
+    if method == Method::POST
+        && info.subresource.as_deref() == Some("eviction")
+        && res.rt.plural == "pods"
+        && ns.is_some()
+    {
+        let (ns, name) = (
+            ns.as_deref().unwrap_or_default(),
+            info.name.as_deref().unwrap_or_default(),
+        );
+        return super::eviction::serve(app, &res, ns, name, &query, req)
+            .await
+            .map(|r| ("create", r))
+            .map_err(|e| ("create", e));
+    }
     let is_watch = info.watch_path || query.flag("watch");
     let verb: &'static str = match (&method, info.name.is_some(), info.subresource.is_some()) {
         (&Method::GET, false, _) if is_watch => "watch",
