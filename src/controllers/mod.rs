@@ -3,8 +3,11 @@
 //! address with their own client certificate, through the `kube` crate's client, discovery and
 //! watchers.
 
+pub mod disruption;
+pub mod endpoints;
 pub mod events;
 pub mod gc;
+pub mod hpa;
 pub mod namespace;
 pub mod queue;
 pub mod resources;
@@ -61,6 +64,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }
+    endpoints::spawn_all(&client, disabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }
