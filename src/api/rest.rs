@@ -324,8 +324,16 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let scale = info.subresource.as_deref() == Some("scale");
             let wres = store.registry.storage_entry(&res);
             let served_version = res.rt.api_version();
+            // As upstream, a patch is only pinned to a resourceVersion it names itself: other
+            // concurrent writes (e.g. a controller's status update) make it retry, not fail.
+            let pins = patch_body.pointer("/metadata/resourceVersion").is_some();
             let updated = store
                 .guaranteed_update(&wres, nsr, &name, part, &opts, |old| {
+                    let mut old = old.clone();
+                    if !pins {
+                        old.remove_meta("resourceVersion");
+                    }
+                    let old = &old;
                     if scale {
                         let s = super::crd::scale_of(&res, old)?;
                         let patched = patch::apply(
