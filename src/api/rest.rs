@@ -326,7 +326,12 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let served_version = res.rt.api_version();
             // As upstream, a patch is only pinned to a resourceVersion it names itself: other
             // concurrent writes (e.g. a controller's status update) make it retry, not fail.
-            let pins = patch_body.pointer("/metadata/resourceVersion").is_some();
+            let pins = match patch_body.as_array() {
+                Some(ops) => ops.iter().any(|op| {
+                    op.get("path").and_then(Value::as_str) == Some("/metadata/resourceVersion")
+                }),
+                None => patch_body.pointer("/metadata/resourceVersion").is_some(),
+            };
             let updated = store
                 .guaranteed_update(&wres, nsr, &name, part, &opts, |old| {
                     let mut old = old.clone();
