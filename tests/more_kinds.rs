@@ -293,7 +293,9 @@ fn autoscale_served_in_v1_and_v2() {
         ]
     );
     assert!(
-        out.contains("web    Deployment/web   cpu: <unknown>/50%   1         3         0"),
+        // REPLICAS is 0 until the HPA controller reports the target's current replicas.
+        out.contains("web    Deployment/web   cpu: <unknown>/50%   1         3         0")
+            || out.contains("web    Deployment/web   cpu: <unknown>/50%   1         3         1"),
         "{out}"
     );
     let v2 = s.kubectl_ok(&[

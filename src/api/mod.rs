@@ -13,6 +13,7 @@ pub mod convert;
 pub mod crd;
 pub mod discovery;
 pub mod errors;
+pub mod eviction;
 pub mod filter;
 pub mod handler;
 pub mod metrics;

@@ -98,6 +98,20 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
     if !res.rt.namespaced && info.namespace.is_some() {
         return Ok(("", not_found_path()));
     }
+    if method == Method::POST
+        && info.subresource.as_deref() == Some("eviction")
+        && res.rt.plural == "pods"
+        && ns.is_some()
+    {
+        let (ns, name) = (
+            ns.as_deref().unwrap_or_default(),
+            info.name.as_deref().unwrap_or_default(),
+        );
+        return super::eviction::serve(app, &res, ns, name, &query, req)
+            .await
+            .map(|r| ("create", r))
+            .map_err(|e| ("create", e));
+    }
     let is_watch = info.watch_path || query.flag("watch");
     let verb: &'static str = match (&method, info.name.is_some(), info.subresource.is_some()) {
         (&Method::GET, false, _) if is_watch => "watch",
@@ -323,8 +337,21 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             let scale = info.subresource.as_deref() == Some("scale");
             let wres = store.registry.storage_entry(&res);
             let served_version = res.rt.api_version();
+            // As upstream, a patch is only pinned to a resourceVersion it names itself: other
+            // concurrent writes (e.g. a controller's status update) make it retry, not fail.
+            let pins = match patch_body.as_array() {
+                Some(ops) => ops.iter().any(|op| {
+                    op.get("path").and_then(Value::as_str) == Some("/metadata/resourceVersion")
+                }),
+                None => patch_body.pointer("/metadata/resourceVersion").is_some(),
+            };
             let updated = store
                 .guaranteed_update(&wres, nsr, &name, part, &opts, |old| {
+                    let mut old = old.clone();
+                    if !pins {
+                        old.remove_meta("resourceVersion");
+                    }
+                    let old = &old;
                     if scale {
                         let s = super::crd::scale_of(&res, old)?;
                         let patched = patch::apply(

@@ -7,9 +7,12 @@ pub mod common;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod history;
+pub mod hpa;
 pub mod job;
 pub mod namespace;
 pub mod nodes;
@@ -80,6 +83,7 @@ pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), C
     job::spawn_batch(&client, disabled);
     statefulset::spawn_with_daemonset(&client, &enabled);
     deployment::start_workload_controllers(client.clone(), disabled);
+    endpoints::spawn_all(&client, disabled);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }
