@@ -72,7 +72,7 @@ fn service(s: &Server, ns: &str, name: &str, app: &str) {
 
 #[test]
 fn endpoints_and_slices_follow_pod_readiness() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = create_ns(&s, "ep");
     node(&s, "ep-node");
     for (i, port) in [(1, 8080), (2, 8080), (3, 9090)] {
@@ -173,7 +173,7 @@ fn endpoints_and_slices_follow_pod_readiness() {
 
 #[test]
 fn pdb_blocks_drain_and_cordon_marks_unschedulable() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = create_ns(&s, "pdb");
     node(&s, "drain-node");
     for i in 1..=2 {
@@ -254,7 +254,7 @@ fn pdb_blocks_drain_and_cordon_marks_unschedulable() {
 
 #[test]
 fn eviction_api_answers_as_upstream() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = create_ns(&s, "evict");
     pod(&s, &ns, "solo", "solo", "n1", 80);
     kubelet_ready(&s, &ns, "solo", "10.3.0.1", true);
@@ -338,7 +338,7 @@ fn eviction_api_answers_as_upstream() {
 
 #[test]
 fn hpa_without_metrics_reports_upstream_condition() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = create_ns(&s, "hpa");
     s.kubectl_ok(&[
         "-n",

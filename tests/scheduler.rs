@@ -58,7 +58,7 @@ fn create_nodes(s: &Server) {
 
 #[test]
 fn scheduler_places_pods_by_selector_taint_and_cordon() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = common::unique_ns("sched");
     s.kubectl_ok(&["create", "ns", &ns]);
     create_nodes(&s);
@@ -100,7 +100,7 @@ fn scheduler_places_pods_by_selector_taint_and_cordon() {
 
 #[test]
 fn unschedulable_pod_stays_pending_with_failed_scheduling() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = common::unique_ns("sched");
     s.kubectl_ok(&["create", "ns", &ns]);
     create_nodes(&s);
@@ -151,7 +151,7 @@ fn unschedulable_pod_stays_pending_with_failed_scheduling() {
 
 #[test]
 fn anti_affinity_spreads_two_pods() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = common::unique_ns("sched");
     s.kubectl_ok(&["create", "ns", &ns]);
     create_nodes(&s);
@@ -180,7 +180,7 @@ fn anti_affinity_spreads_two_pods() {
 
 #[test]
 fn binding_subresource_sets_node_and_conflicts() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = common::unique_ns("bind");
     s.kubectl_ok(&["create", "ns", &ns]);
     // Another scheduler's pod: ours leaves it alone.

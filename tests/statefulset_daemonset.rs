@@ -105,7 +105,7 @@ fn expect_next(s: &Server, ns: &str, name: &str, absent: &str) {
 
 #[test]
 fn statefulset_ordered_pvcs_rolling_update_scale_down() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = unique_ns("sts");
     s.kubectl_ok(&["create", "namespace", &ns]);
     s.kubectl_stdin_ok(&["-n", &ns, "create", "-f", "-"], STS);
@@ -196,7 +196,7 @@ fn statefulset_ordered_pvcs_rolling_update_scale_down() {
 
 #[test]
 fn statefulset_parallel_creates_all_at_once() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = unique_ns("stsp");
     s.kubectl_ok(&["create", "namespace", &ns]);
     let manifest = STS.replace(
@@ -251,7 +251,7 @@ fn pinned_node(p: &Value) -> String {
 
 #[test]
 fn daemonset_one_pod_per_node_taints_and_rolling_update() {
-    let s = Server::start();
+    let s = Server::start_without_node_lifecycle();
     let ns = unique_ns("ds");
     s.kubectl_ok(&["create", "namespace", &ns]);
     for i in 1..=5 {
@@ -321,6 +321,26 @@ fn daemonset_one_pod_per_node_taints_and_rolling_update() {
         for p in &ps {
             if p["status"]["phase"] != "Running" {
                 mark_ready(&s, &ns, p["metadata"]["name"].as_str().unwrap_or_default());
+            }
+        }
+        // As a kubelet would, finish the deletion of pods the controller deleted (the scheduler
+        // bound them to a node, so their deletion waits for the node's kubelet).
+        for p in pods(&s, &ns) {
+            if !p["metadata"]["deletionTimestamp"].is_null() {
+                let name = p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = s.kubectl(&[
+                    "-n",
+                    &ns,
+                    "delete",
+                    "pod",
+                    &name,
+                    "--grace-period=0",
+                    "--force",
+                    "--wait=false",
+                ]);
             }
         }
         ps.len() == 5

@@ -29,6 +29,13 @@ impl Server {
         Server::start_with(&[])
     }
 
+    /// Starts a server for tests that create bare Node objects and play the kubelet themselves:
+    /// the node lifecycle controller (which would mark such nodes unreachable after 40 s without
+    /// heartbeats, as upstream does) is disabled.
+    pub fn start_without_node_lifecycle() -> Server {
+        Server::start_with(&["--disable", "node-lifecycle-controller"])
+    }
+
     /// Starts a server with extra arguments.
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
