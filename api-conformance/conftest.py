@@ -224,3 +224,15 @@ def j(fn, *args, **kw):
     not depend on the client's model classes accepting the reply)."""
     r = fn(*args, _preload_content=False, **kw)
     return json.loads(r.data)
+
+
+def retry_on_conflict(update, attempts=10):
+    """Runs a read-modify-write `update()` again on 409 Conflict, as upstream's e2e tests do with
+    retry.RetryOnConflict: controllers write the same objects (status) concurrently."""
+    for i in range(attempts):
+        try:
+            return update()
+        except client.ApiException as e:
+            if e.status != 409 or i == attempts - 1:
+                raise
+            time.sleep(0.05 * (i + 1))

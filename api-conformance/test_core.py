@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiException
 
-from conftest import j, unique, watch_events
+from conftest import j, retry_on_conflict, unique, watch_events
 
 
 def b64(s):
@@ -424,9 +424,12 @@ def test_resourcequota_update_and_delete(core, ns):
     """ResourceQuota should be able to update and delete ResourceQuota."""
     name = "test-quota"
     core.create_namespaced_resource_quota(ns, _rq(name))
-    rq = core.read_namespaced_resource_quota(name, ns)
-    rq.spec.hard["cpu"] = "2"
-    core.replace_namespaced_resource_quota(name, ns, rq)
+    def update():
+        rq = core.read_namespaced_resource_quota(name, ns)
+        rq.spec.hard["cpu"] = "2"
+        return core.replace_namespaced_resource_quota(name, ns, rq)
+    # The quota controller writes status concurrently: retry on conflict, as upstream does.
+    retry_on_conflict(update)
     assert core.read_namespaced_resource_quota(name, ns).spec.hard["cpu"] == "2"
     core.delete_namespaced_resource_quota(name, ns, _preload_content=False)
     expect_status(404, core.read_namespaced_resource_quota, name, ns)

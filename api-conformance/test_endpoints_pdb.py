@@ -9,6 +9,8 @@ created directly (no ReplicaSet controller needed).
 import time
 
 import pytest
+
+from conftest import retry_on_conflict
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -157,9 +159,12 @@ def test_pdb_blocks_eviction_until_updated(core, api_client, ns):
     assert e.value.status == 429
     assert "Cannot evict pod as it would violate the pod's disruption budget" in e.value.body
 
-    pdb = p.read_namespaced_pod_disruption_budget("foo", ns)
-    pdb.spec.min_available = 2
-    p.replace_namespaced_pod_disruption_budget("foo", ns, pdb)
+    def update():
+        pdb = p.read_namespaced_pod_disruption_budget("foo", ns)
+        pdb.spec.min_available = 2
+        return p.replace_namespaced_pod_disruption_budget("foo", ns, pdb)
+    # The disruption controller writes status concurrently: retry on conflict, as upstream does.
+    retry_on_conflict(update)
     wait_for(lambda: p.read_namespaced_pod_disruption_budget("foo", ns).status.disruptions_allowed == 1,
              what="one disruption allowed")
     evict(core, ns, "rs-0")

@@ -18,14 +18,17 @@ use super::{now_seconds, Informers, NodesConfig};
 
 /// Upstream's `gcCheckPeriod`.
 const CHECK_PERIOD: Duration = Duration::from_secs(20);
+/// Upstream's `quarantineTime` (40 s): how long a node must be missing before its pods are
+/// deleted. Capped by `--node-monitor-grace-period` so tests with a short grace period stay short.
+const QUARANTINE: Duration = Duration::from_secs(40);
 
 /// Runs pod GC until the process ends.
 pub async fn run(client: Client, informers: Informers, config: NodesConfig) {
     informers.wait_synced().await;
     let mut tick = tokio::time::interval(CHECK_PERIOD.min(config.grace_period));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Nodes found missing at the previous check (upstream's quarantine).
-    let mut missing_before: HashSet<String> = HashSet::new();
+    // When each node was first found missing (upstream's quarantine).
+    let mut missing_since: HashMap<String, std::time::Instant> = HashMap::new();
     loop {
         tick.tick().await;
         let nodes: HashMap<String, Arc<Node>> = informers
@@ -35,7 +38,8 @@ pub async fn run(client: Client, informers: Informers, config: NodesConfig) {
             .filter_map(|n| Some((n.metadata.name.clone()?, n)))
             .collect();
         let pods = informers.pods.state();
-        missing_before = gc_orphaned(&client, &pods, &nodes, &missing_before).await;
+        let quarantine = QUARANTINE.min(config.grace_period);
+        gc_orphaned(&client, &pods, &nodes, &mut missing_since, quarantine).await;
         gc_out_of_service(&client, &pods, &nodes).await;
         if config.terminated_pod_gc_threshold > 0 {
             gc_terminated(&client, &pods, config.terminated_pod_gc_threshold as usize).await;
@@ -50,13 +54,14 @@ fn node_of(pod: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-/// Deletes pods of nodes missing now and at the previous check; returns the nodes missing now.
+/// Deletes pods of nodes that have been missing for the quarantine time (and still are).
 async fn gc_orphaned(
     client: &Client,
     pods: &[Arc<Pod>],
     nodes: &HashMap<String, Arc<Node>>,
-    missing_before: &HashSet<String>,
-) -> HashSet<String> {
+    missing_since: &mut HashMap<String, std::time::Instant>,
+    quarantine: Duration,
+) {
     let missing: HashSet<String> = pods
         .iter()
         .filter_map(|p| node_of(p))
@@ -64,10 +69,17 @@ async fn gc_orphaned(
         .map(str::to_string)
         .collect();
     let node_api: Api<Node> = Api::all(client.clone());
+    let now = std::time::Instant::now();
+    missing_since.retain(|n, _| missing.contains(n));
+    for n in &missing {
+        missing_since.entry(n.clone()).or_insert(now);
+    }
     let mut gone = HashSet::new();
-    for n in missing.intersection(missing_before) {
-        if let Ok(None) = node_api.get_opt(n).await {
-            gone.insert(n.as_str());
+    for (n, since) in missing_since.iter() {
+        if now.duration_since(*since) >= quarantine {
+            if let Ok(None) = node_api.get_opt(n).await {
+                gone.insert(n.as_str());
+            }
         }
     }
     for pod in pods {
@@ -76,7 +88,6 @@ async fn gc_orphaned(
             delete(client, pod, "DeletionByPodGC", msg).await;
         }
     }
-    missing
 }
 
 /// Force-deletes terminating pods on NotReady nodes tainted `out-of-service`.
