@@ -60,7 +60,12 @@ def test_endpoints_and_slices_for_pods_matching_service(core, api_client, ns):
     svc("example-no-match", {"label1": "none"}, [{"name": "example-no-match", "port": 80, "targetPort": 8080}])
 
     def check(name, ip, port):
-        ep = core.read_namespaced_endpoints(name, ns)
+        try:
+            ep = core.read_namespaced_endpoints(name, ns)
+        except ApiException as e:
+            if e.status == 404:  # not written by the endpoints controller yet
+                return False
+            raise
         if not ep.subsets or len(ep.subsets) != 1 or len(ep.subsets[0].addresses or []) != 1:
             return False
         a = ep.subsets[0].addresses[0]
