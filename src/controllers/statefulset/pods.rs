@@ -24,6 +24,36 @@ async fn event(ctx: &Ctx, set: &StatefulSet, kind: EventType, reason: &str, mess
     ctx.recorder.record(&r, kind, reason, message).await;
 }
 
+/// Records upstream's event for a pod operation (`create`, `delete`, `update`) of the set:
+/// `Successful<Op>` / `Failed<Op>` with "<op> Pod X in StatefulSet Y successful|failed error: e".
+async fn pod_op_event(
+    ctx: &Ctx,
+    set: &StatefulSet,
+    pod: &Pod,
+    op: &str,
+    err: Option<&kube::Error>,
+) {
+    let verb = format!("{}{}", op[..1].to_ascii_uppercase(), &op[1..]);
+    let (kind, reason, outcome) = match err {
+        None => (
+            EventType::Normal,
+            format!("Successful{verb}"),
+            "successful".to_string(),
+        ),
+        Some(e) => (
+            EventType::Warning,
+            format!("Failed{verb}"),
+            format!("failed error: {e}"),
+        ),
+    };
+    let msg = format!(
+        "{op} Pod {} in StatefulSet {} {outcome}",
+        name_of(pod),
+        set_name(set)
+    );
+    event(ctx, set, kind, &reason, &msg).await;
+}
+
 /// Upstream's `createPersistentVolumeClaims`: creates the claims of `pod` that do not exist yet
 /// (owner references per the retention policy); a claim being deleted blocks the pod.
 pub async fn create_claims(
@@ -82,23 +112,13 @@ pub async fn create_pod(ctx: &Ctx, set: &StatefulSet, pod: &Pod) -> Result<(), S
                 set = set_name(set),
                 "statefulset: created pod"
             );
-            let msg = format!(
-                "create Pod {} in StatefulSet {} successful",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Normal, "SuccessfulCreate", &msg).await;
+            pod_op_event(ctx, set, pod, "create", None).await;
             Ok(())
         }
         // Already there (our view was stale): the next sync sees it.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
         Err(e) => {
-            let msg = format!(
-                "create Pod {} in StatefulSet {} failed error: {e}",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Warning, "FailedCreate", &msg).await;
+            pod_op_event(ctx, set, pod, "create", Some(&e)).await;
             Err(e.into())
         }
     }
@@ -124,21 +144,11 @@ pub async fn delete_pod(
                 why,
                 "statefulset: deleted pod"
             );
-            let msg = format!(
-                "delete Pod {} in StatefulSet {} successful",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Normal, "SuccessfulDelete", &msg).await;
+            pod_op_event(ctx, set, pod, "delete", None).await;
             Ok(())
         }
         Err(e) => {
-            let msg = format!(
-                "delete Pod {} in StatefulSet {} failed error: {e}",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Warning, "FailedDelete", &msg).await;
+            pod_op_event(ctx, set, pod, "delete", Some(&e)).await;
             Err(e.into())
         }
     }
@@ -162,21 +172,11 @@ pub async fn fix_identity(
         .await
     {
         Ok(_) => {
-            let msg = format!(
-                "update Pod {} in StatefulSet {} successful",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Normal, "SuccessfulUpdate", &msg).await;
+            pod_op_event(ctx, set, pod, "update", None).await;
             Ok(())
         }
         Err(e) => {
-            let msg = format!(
-                "update Pod {} in StatefulSet {} failed error: {e}",
-                name_of(pod),
-                set_name(set)
-            );
-            event(ctx, set, EventType::Warning, "FailedUpdate", &msg).await;
+            pod_op_event(ctx, set, pod, "update", Some(&e)).await;
             Err(e.into())
         }
     }
