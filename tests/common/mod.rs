@@ -16,7 +16,21 @@ pub struct Server {
     pub port: u16,
     /// Extra server arguments (kept for restarts).
     pub args: Vec<String>,
+    /// Whether the host components (kubelet, kube-proxy, DNS, service LB, local-path storage,
+    /// metrics) run; off unless the test asks for them with [`Server::start_host`].
+    pub host: bool,
 }
+
+/// The components that touch the host (Docker, iptables, ports); tests that do not start them
+/// explicitly run without them, so they stay parallel-safe and need no Docker.
+pub const HOST_COMPONENTS: &[&str] = &[
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "servicelb",
+    "local-storage",
+    "metrics-server",
+];
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
@@ -36,14 +50,24 @@ impl Server {
         Server::start_with(&["--disable", "node-lifecycle-controller"])
     }
 
-    /// Starts a server with extra arguments.
+    /// Starts a server with extra arguments (without the host components).
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_inner(args, false)
+    }
+
+    /// Starts a server with the host components (kubelet on Docker, kube-proxy, DNS, …) on.
+    pub fn start_host(args: &[&str]) -> Server {
+        Server::start_inner(args, true)
+    }
+
+    fn start_inner(args: &[&str], host: bool) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
             child: None,
             dir,
             port: free_port(),
             args: args.iter().map(|s| s.to_string()).collect(),
+            host,
         };
         s.spawn();
         s
@@ -75,12 +99,24 @@ impl Server {
             .arg("--bind-address")
             .arg("127.0.0.1")
             .args(&self.args)
+            .args(self.disabled_host_components())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn skiff server");
         self.child = Some(child);
         self.wait_ready(Duration::from_secs(20));
+    }
+
+    /// `--disable <component>` for every host component unless the host components run.
+    fn disabled_host_components(&self) -> Vec<String> {
+        if self.host {
+            return Vec::new();
+        }
+        HOST_COMPONENTS
+            .iter()
+            .flat_map(|c| ["--disable".to_string(), c.to_string()])
+            .collect()
     }
 
     /// Waits until /readyz answers 200.
