@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod cluster;
 pub mod procs;
 pub mod raw;
 pub mod stats;
@@ -49,9 +50,33 @@ pub enum Backend {
     Both,
 }
 
+/// What `skiff bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// The API server: cold start, idle RSS, creates, LIST, watch latency, raw storage.
+    Api,
+    /// Simulated nodes running Deployments: time to all Running, scheduler rate, peak RSS.
+    Cluster,
+}
+
 /// Flags of `skiff bench`.
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Api)]
+    pub scenario: Scenario,
+    /// Cluster scenario: simulated nodes.
+    #[arg(long, default_value_t = 1000)]
+    pub nodes: u32,
+    /// Cluster scenario: Deployments created.
+    #[arg(long, default_value_t = 300)]
+    pub deployments: usize,
+    /// Cluster scenario: replicas per Deployment.
+    #[arg(long, default_value_t = 100)]
+    pub replicas: usize,
+    /// Cluster scenario: give up after this long, e.g. `10m`.
+    #[arg(long, default_value = "10m", value_parser = crate::config::parse_duration)]
+    pub timeout: Duration,
     /// Datastore(s) to measure.
     #[arg(long, value_enum, default_value_t = Backend::Both)]
     pub backend: Backend,
@@ -187,6 +212,9 @@ pub async fn run(args: BenchArgs) -> bool {
         backends: backends.clone(),
         rows: Vec::new(),
     };
+    if args.scenario == Scenario::Cluster {
+        return run_cluster(&args, &backends).await;
+    }
     let mut ok = true;
     let mut headlines = Vec::new();
     for (col, b) in backends.iter().enumerate() {
@@ -205,6 +233,95 @@ pub async fn run(args: BenchArgs) -> bool {
         print_targets(b, h);
     }
     ok
+}
+
+/// The cluster scenario on each backend; prints one block of numbers and verdicts per backend.
+async fn run_cluster(args: &BenchArgs, backends: &[&'static str]) -> bool {
+    let shape = cluster::ClusterShape {
+        nodes: args.nodes,
+        deployments: args.deployments,
+        replicas: args.replicas,
+        timeout: args.timeout,
+    };
+    let mut ok = true;
+    for b in backends {
+        eprintln!(
+            "# cluster benchmark on {b}: {} nodes, {} Deployments x {} replicas",
+            shape.nodes, shape.deployments, shape.replicas
+        );
+        match cluster_backend(&shape, *b == "etcd").await {
+            Ok(run) => print_cluster(b, &shape, &run),
+            Err(e) => {
+                eprintln!("error: {b}: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+async fn cluster_backend(
+    shape: &cluster::ClusterShape,
+    etcd: bool,
+) -> Result<cluster::ClusterRun, BenchError> {
+    let etcd_proc = if etcd {
+        Some(EtcdProcess::start().await?)
+    } else {
+        None
+    };
+    let endpoint = etcd_proc
+        .as_ref()
+        .map(|e| e.endpoint.clone())
+        .unwrap_or_default();
+    let server = ServerProcess::start_with(&endpoint, &cluster::server_flags(shape)).await?;
+    cluster::run(&server, shape)
+        .await
+        .map_err(|e| with_log(e, &server))
+}
+
+fn print_cluster(backend: &str, shape: &cluster::ClusterShape, run: &cluster::ClusterRun) {
+    let pods = shape.deployments * shape.replicas;
+    println!(
+        "cluster ({backend}): {} simulated nodes, {pods} pods",
+        shape.nodes
+    );
+    println!("  nodes Ready after start:      {}", ms(run.nodes_ready));
+    println!("  Deployments created in:       {}", ms(run.creates_done));
+    match run.all_running {
+        Some(d) => println!("  create to all Running:        {}", ms(d)),
+        None => println!(
+            "  create to all Running:        timed out ({} of {pods} Running, {} bound)",
+            run.running, run.bound
+        ),
+    }
+    println!(
+        "  scheduler throughput:         {}",
+        rate(run.scheduler_rate).replace("/s", " pods/s")
+    );
+    println!("  server peak RSS:              {}", mib(run.peak_rss));
+    println!("  server CPU during the run:    {:.1} s", run.server_cpu);
+    let full = shape.nodes >= 1000 && pods >= 30_000;
+    let note = if full {
+        ""
+    } else {
+        " [targets are for 1,000 nodes and 30,000 pods]"
+    };
+    println!("targets ({backend}){note}:");
+    println!(
+        "  all Running < 120 s:        {}",
+        verdict(
+            run.all_running
+                .is_some_and(|d| d < Duration::from_secs(120))
+        )
+    );
+    println!(
+        "  scheduler >= 500 pods/s:    {}",
+        verdict(run.scheduler_rate >= 500.0)
+    );
+    println!(
+        "  peak RSS < 1 GiB:           {}",
+        verdict(run.peak_rss < 1024 * 1024 * 1024)
+    );
 }
 
 fn verdict(pass: bool) -> &'static str {

@@ -58,14 +58,23 @@ pub fn free_port() -> Result<u16, BenchError> {
 
 /// Resident set size of process `pid` in bytes (`VmRSS` of /proc/<pid>/status).
 pub fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// Peak resident set size of process `pid` in bytes (`VmHWM` of /proc/<pid>/status).
+pub fn peak_rss_bytes(pid: u32) -> Result<u64, BenchError> {
+    status_kb(pid, "VmHWM:")
+}
+
+fn status_kb(pid: u32, field: &str) -> Result<u64, BenchError> {
     let path = format!("/proc/{pid}/status");
     let text =
         std::fs::read_to_string(&path).map_err(|e| BenchError::Io(format!("{path}: {e}")))?;
     text.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
-        .ok_or_else(|| BenchError::Io(format!("{path}: no VmRSS line")))
+        .ok_or_else(|| BenchError::Io(format!("{path}: no {field} line")))
 }
 
 /// CPU time (user + system) used so far by process `pid` (`self` for this process), in seconds.
@@ -112,6 +121,14 @@ impl ServerProcess {
     /// Spawns the current executable as `skiff server` on a free port with a fresh data dir and
     /// waits (polling every 2 ms) until `/readyz` answers 200 with the admin client certificate.
     pub async fn start(datastore_endpoint: &str) -> Result<ServerProcess, BenchError> {
+        ServerProcess::start_with(datastore_endpoint, &[]).await
+    }
+
+    /// As [`ServerProcess::start`], with extra `skiff server` flags.
+    pub async fn start_with(
+        datastore_endpoint: &str,
+        extra: &[String],
+    ) -> Result<ServerProcess, BenchError> {
         let exe = std::env::current_exe()
             .map_err(|e| BenchError::Io(format!("cannot find the skiff executable: {e}")))?;
         let dir = TempDir::new("server")?;
@@ -134,6 +151,7 @@ impl ServerProcess {
             .arg("127.0.0.1")
             .arg("--datastore-endpoint")
             .arg(datastore_endpoint)
+            .args(extra)
             .env("SKIFF_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log)
