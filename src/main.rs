@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use skiff::config::ServerConfig;
 
+/// mimalloc instead of glibc's allocator: the server allocates and frees many small JSON nodes
+/// from several threads, where glibc's arenas cost both CPU and resident memory (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "skiff",

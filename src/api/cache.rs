@@ -1,13 +1,16 @@
-//! The watch cache: every object under `/registry/` held decoded in memory, fed by one storage
-//! watch, so that LIST and WATCH are served without touching storage.
+//! The watch cache: every object under `/registry/` held in memory as its JSON (with
+//! `resourceVersion` set) plus its labels, fed by one storage watch, so that LIST and WATCH are
+//! served without touching storage. Objects stay encoded: a decoded `serde_json::Value` costs
+//! about nine times its JSON, and JSON watchers and lists write the bytes as they are.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use parking_lot::RwLock;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::{broadcast, watch};
 
 use crate::storage::{Event, KeyValue, Revision, SharedStorage, StorageError};
@@ -20,6 +23,9 @@ pub const ROOT: &str = "/registry/";
 
 /// How many recent events are kept for watches that resume from a resourceVersion.
 const EVENT_HISTORY: usize = 50_000;
+/// At most this many bytes of objects are kept in the event history; older events are dropped
+/// first (a watch from before them gets 410 Gone and relists, as from upstream's watch cache).
+const EVENT_HISTORY_BYTES: usize = 64 << 20;
 
 /// What happened to an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +49,82 @@ impl EventType {
     }
 }
 
+/// One cached object: its JSON, its namespace and its labels (what label selectors read).
+#[derive(Debug)]
+pub struct Cached {
+    raw: Bytes,
+    namespace: Box<str>,
+    labels: Option<Box<Map<String, Value>>>,
+}
+
+impl Cached {
+    /// Encodes `v` (which carries its `resourceVersion`).
+    pub fn from_value(v: &Value) -> Cached {
+        let raw = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+        let labels = v
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .filter(|m| !m.is_empty())
+            .map(|m| Box::new(m.clone()));
+        let namespace = v
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into();
+        Cached {
+            raw,
+            namespace,
+            labels,
+        }
+    }
+
+    /// The object's namespace (empty for cluster-scoped objects).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The object's JSON.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The object, decoded (a fresh copy each call).
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
+    }
+
+    /// The object's labels, if it has any.
+    pub fn labels(&self) -> Option<&Map<String, Value>> {
+        self.labels.as_deref()
+    }
+
+    /// The object as a `PartialObjectMetadata` of meta.k8s.io `version`, written from its JSON
+    /// without decoding the rest of it.
+    pub fn partial_metadata(&self, version: &str) -> Vec<u8> {
+        #[derive(serde::Deserialize)]
+        struct MetaOnly<'a> {
+            #[serde(borrow)]
+            metadata: Option<&'a serde_json::value::RawValue>,
+        }
+        let meta = serde_json::from_slice::<MetaOnly>(&self.raw)
+            .ok()
+            .and_then(|m| m.metadata)
+            .map_or("{}", |m| m.get());
+        let mut out = Vec::with_capacity(meta.len() + 80);
+        out.extend_from_slice(b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":");
+        let _ = serde_json::to_writer(&mut out, &format!("meta.k8s.io/{version}"));
+        out.extend_from_slice(b",\"metadata\":");
+        out.extend_from_slice(meta.as_bytes());
+        out.push(b'}');
+        out
+    }
+
+    /// Memory the object holds (for bounding the event history).
+    pub fn size(&self) -> usize {
+        self.raw.len() + self.labels.as_ref().map_or(0, |l| l.len() * 64)
+    }
+}
+
 /// One change to a cached object.
 #[derive(Clone, Debug)]
 pub struct CacheEvent {
@@ -51,17 +133,19 @@ pub struct CacheEvent {
     /// Storage key of the object.
     pub key: String,
     /// The object after the change (for deletes: its last state, with the delete's revision).
-    pub object: Arc<Value>,
+    pub object: Arc<Cached>,
     /// The object before the change, if it existed.
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Arc<Cached>>,
     /// Revision of the change.
     pub revision: Revision,
 }
 
 struct State {
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, Arc<Cached>>,
     revision: Revision,
     history: VecDeque<Arc<CacheEvent>>,
+    /// Sum of the sizes of the objects in `history`.
+    history_bytes: usize,
     /// Events with a revision greater than this are all in `history`.
     history_floor: Revision,
 }
@@ -94,9 +178,17 @@ pub fn set_resource_version(v: &mut Value, revision: Revision) {
 /// A consistent copy of the objects under a prefix.
 pub struct Snapshot {
     /// Objects in key order.
-    pub items: Vec<(String, Arc<Value>)>,
+    pub items: Vec<(String, Arc<Cached>)>,
     /// The cache revision the snapshot was taken at.
     pub revision: Revision,
+}
+
+impl Snapshot {
+    /// The objects, decoded, in key order (for the small collections admission and the
+    /// controllers inside the API server read).
+    pub fn values(&self) -> Vec<Value> {
+        self.items.iter().map(|(_, c)| c.value()).collect()
+    }
 }
 
 impl WatchCache {
@@ -109,6 +201,7 @@ impl WatchCache {
                 objects: BTreeMap::new(),
                 revision: 0,
                 history: VecDeque::new(),
+                history_bytes: 0,
                 history_floor: 0,
             }),
             events,
@@ -133,7 +226,7 @@ impl WatchCache {
             revision = page.revision;
             for kv in &page.kvs {
                 if let Some(v) = decode(&kv.value, kv.mod_revision) {
-                    objects.insert(kv.key.clone(), Arc::new(v));
+                    objects.insert(kv.key.clone(), Arc::new(Cached::from_value(&v)));
                 }
             }
             match (page.more, page.kvs.last()) {
@@ -145,6 +238,7 @@ impl WatchCache {
         st.objects = objects;
         st.revision = revision;
         st.history.clear();
+        st.history_bytes = 0;
         st.history_floor = revision;
         drop(st);
         self.revision_tx.send_replace(revision);
@@ -180,15 +274,21 @@ impl WatchCache {
 
     fn apply(&self, ev: Event) {
         let revision = ev.revision();
+        // Encoded before the lock is taken.
+        let put = match &ev {
+            Event::Put { kv, .. } => decode(&kv.value, kv.mod_revision)
+                .as_ref()
+                .map(|v| Arc::new(Cached::from_value(v))),
+            Event::Delete { .. } => None,
+        };
         let mut st = self.state.write();
         let cache_event = match ev {
             Event::Put { kv, .. } => {
-                let Some(v) = decode(&kv.value, kv.mod_revision) else {
+                let Some(obj) = put else {
                     tracing::warn!(key = %kv.key, "undecodable object in storage");
                     st.revision = revision;
                     return;
                 };
-                let obj = Arc::new(v);
                 let prev = st.objects.insert(kv.key.clone(), obj.clone());
                 CacheEvent {
                     kind: if prev.is_some() {
@@ -206,7 +306,8 @@ impl WatchCache {
                 let old = st.objects.remove(&prev.key);
                 let last = old
                     .as_deref()
-                    .cloned()
+                    .map(Cached::value)
+                    .filter(|v| !v.is_null())
                     .or_else(|| decode(&prev.value, prev.mod_revision));
                 let Some(mut last) = last else {
                     st.revision = revision;
@@ -216,7 +317,7 @@ impl WatchCache {
                 CacheEvent {
                     kind: EventType::Deleted,
                     key: prev.key,
-                    object: Arc::new(last),
+                    object: Arc::new(Cached::from_value(&last)),
                     prev: old,
                     revision,
                 }
@@ -224,11 +325,14 @@ impl WatchCache {
         };
         let ev = Arc::new(cache_event);
         st.revision = revision;
+        st.history_bytes += ev.object.size();
         st.history.push_back(ev.clone());
-        while st.history.len() > EVENT_HISTORY {
-            if let Some(e) = st.history.pop_front() {
-                st.history_floor = e.revision;
-            }
+        while st.history.len() > EVENT_HISTORY || st.history_bytes > EVENT_HISTORY_BYTES {
+            let Some(e) = st.history.pop_front() else {
+                break;
+            };
+            st.history_bytes -= e.object.size();
+            st.history_floor = e.revision;
         }
         // Sent under the lock so that subscribers see a gap-free sequence.
         let _ = self.events.send(ev);
@@ -241,7 +345,9 @@ impl WatchCache {
     pub fn compact(&self, revision: Revision) {
         let mut st = self.state.write();
         while st.history.front().is_some_and(|e| e.revision <= revision) {
-            st.history.pop_front();
+            if let Some(e) = st.history.pop_front() {
+                st.history_bytes -= e.object.size();
+            }
         }
         st.history_floor = st.history_floor.max(revision);
     }
@@ -288,9 +394,14 @@ impl WatchCache {
         }
     }
 
-    /// One cached object.
-    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+    /// One cached object, encoded.
+    pub fn get_cached(&self, key: &str) -> Option<Arc<Cached>> {
         self.state.read().objects.get(key).cloned()
+    }
+
+    /// One cached object, decoded.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.get_cached(key).map(|c| c.value())
     }
 
     /// Events under `prefix` after `after`, then live ones. `Err(floor)` when `after` is older than

@@ -152,6 +152,7 @@ async fn matching_budgets(app: &App, ns: &str, pod: &Value) -> ApiResult<Vec<Val
     Ok(list
         .items
         .iter()
+        .map(|c| c.value())
         .filter(|pdb| {
             let sel = pdb
                 .pointer("/spec/selector")
@@ -160,7 +161,6 @@ async fn matching_budgets(app: &App, ns: &str, pod: &Value) -> ApiResult<Vec<Val
             Selector::from_label_selector(&sel)
                 .is_ok_and(|s| !s.matches_nothing() && !s.is_empty() && s.matches(&labels))
         })
-        .map(|p| p.as_ref().clone())
         .collect())
 }
 

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::cache::Cached;
 use super::errors::{ApiError, ApiResult};
 use super::object::ObjectMeta;
 use crate::printers::{field_value, parse_field_selector, FieldOp, FieldRequirement};
@@ -54,6 +55,19 @@ impl Filter {
             .iter()
             .find(|f| f.op == FieldOp::Equals && f.field == "metadata.name")
             .map(|f| f.value.as_str())
+    }
+
+    /// True when the cached object passes every requirement; decodes it only when a field
+    /// selector needs more than its labels.
+    pub fn matches_cached(&self, obj: &Cached) -> bool {
+        if self.is_everything() {
+            return true;
+        }
+        let empty = serde_json::Map::new();
+        if !self.labels.matches(obj.labels().unwrap_or(&empty)) {
+            return false;
+        }
+        self.fields.is_empty() || self.matches(&obj.value())
     }
 
     /// True when `obj` passes every requirement.

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use super::cache::Cached;
 use super::codec::Format;
 use super::discovery;
 use super::errors::{json_body, ApiError};
@@ -124,39 +125,71 @@ pub fn list_response(
     include: IncludeObject,
 ) -> Response {
     let meta = list_meta(&page);
-    let page = ListResult {
-        items: super::convert::served_items(res, page.items),
-        ..page
-    };
+    if format == Format::Json && served_as_stored(res) {
+        return json_list(res, &page.items, &meta);
+    }
+    if let Format::PartialMetadata(v) = format {
+        return partial_metadata_list(&page.items, &meta, v);
+    }
+    let items: Vec<Arc<Value>> = page.items.iter().map(|c| Arc::new(c.value())).collect();
+    let items = super::convert::served_items(res, items);
     match format {
         Format::Table(v) => encode(
             StatusCode::OK,
-            &table::table(res, &page.items, meta, include, v, true),
+            &table::table(res, &items, meta, include, v, true),
             format,
         ),
         Format::PartialMetadata(v) => encode(
             StatusCode::OK,
-            &table::partial_metadata_list(&page.items, meta, v),
+            &table::partial_metadata_list(&items, meta, v),
             format,
         ),
         _ => {
-            if format == Format::Json {
-                return json_list(res, &page.items, &meta);
-            }
             let list = json!({
                 "kind": res.rt.list_kind,
                 "apiVersion": res.rt.api_version(),
                 "metadata": meta,
-                "items": page.items.iter().map(|o| crate::api::crd::convert(res, o).into_owned()).collect::<Vec<_>>(),
+                "items": items.iter().map(|o| crate::api::crd::convert(res, o).into_owned()).collect::<Vec<_>>(),
             });
             encode(StatusCode::OK, &list, format)
         }
     }
 }
 
-/// Writes a JSON list without copying the items.
-pub fn json_list(res: &ResourceEntry, items: &[Arc<Value>], meta: &Value) -> Response {
+/// Whether `res` serves its objects exactly as stored (no version conversion, not a custom
+/// resource that may be stored in another version), so cached JSON can be written as it is.
+pub fn served_as_stored(res: &ResourceEntry) -> bool {
+    res.conversion.is_none() && res.strategy.custom.is_none()
+}
+
+/// A PartialObjectMetadataList of cached objects, written without decoding them.
+fn partial_metadata_list(items: &[Arc<Cached>], meta: &Value, version: &'static str) -> Response {
     let mut out = Vec::with_capacity(256 + items.len() * 512);
+    out.extend_from_slice(b"{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":");
+    let _ = serde_json::to_writer(&mut out, &format!("meta.k8s.io/{version}"));
+    out.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut out, meta);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item.partial_metadata(version));
+    }
+    out.extend_from_slice(b"]}\n");
+    let mut r = (StatusCode::OK, out).into_response();
+    if let Ok(h) = HeaderValue::from_str(&format!(
+        "application/json;as=PartialObjectMetadataList;v={version};g=meta.k8s.io"
+    )) {
+        r.headers_mut().insert("content-type", h);
+    }
+    r
+}
+
+/// Writes a JSON list of cached objects without decoding them.
+fn json_list(res: &ResourceEntry, items: &[Arc<Cached>], meta: &Value) -> Response {
+    let size: usize = items.iter().map(|c| c.raw().len() + 1).sum();
+    let mut out = Vec::with_capacity(256 + size);
     out.extend_from_slice(b"{\"kind\":");
     let _ = serde_json::to_writer(&mut out, &res.rt.list_kind);
     out.extend_from_slice(b",\"apiVersion\":");
@@ -168,7 +201,7 @@ pub fn json_list(res: &ResourceEntry, items: &[Arc<Value>], meta: &Value) -> Res
         if i > 0 {
             out.push(b',');
         }
-        let _ = serde_json::to_writer(&mut out, &*crate::api::crd::convert(res, item));
+        out.extend_from_slice(item.raw());
     }
     out.extend_from_slice(b"]}\n");
     let mut r = (StatusCode::OK, out).into_response();

@@ -430,7 +430,10 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
                 .delete_collection(&res, nsr, &list, &opts)
                 .await
                 .map_err(wrap)?;
-            let items: Vec<Arc<Value>> = items.into_iter().map(Arc::new).collect();
+            let items = items
+                .iter()
+                .map(|v| Arc::new(crate::api::cache::Cached::from_value(v)))
+                .collect();
             list_response(
                 &res,
                 ListResult {

@@ -8,11 +8,12 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use super::cache::{CacheEvent, EventType};
+use super::cache::{CacheEvent, Cached, EventType};
 use super::codec::Format;
 use super::errors::{json_body, ApiError, ApiResult};
 use super::filter::Filter;
 use super::registry::ResourceEntry;
+use super::response::served_as_stored;
 use super::store::Store;
 use super::table::{self, IncludeObject};
 
@@ -40,7 +41,28 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn event(&mut self, kind: &str, obj: &Value) -> Bytes {
+    fn event(&mut self, kind: &str, cached: &Cached) -> Bytes {
+        if self.format == Format::Json && served_as_stored(&self.res) {
+            let raw = cached.raw();
+            let mut out = Vec::with_capacity(raw.len() + 32);
+            out.extend_from_slice(b"{\"type\":");
+            let _ = serde_json::to_writer(&mut out, kind);
+            out.extend_from_slice(b",\"object\":");
+            out.extend_from_slice(raw);
+            out.extend_from_slice(b"}\n");
+            return Bytes::from(out);
+        }
+        if let Format::PartialMetadata(v) = self.format {
+            let meta = cached.partial_metadata(v);
+            let mut out = Vec::with_capacity(meta.len() + 32);
+            out.extend_from_slice(b"{\"type\":");
+            let _ = serde_json::to_writer(&mut out, kind);
+            out.extend_from_slice(b",\"object\":");
+            out.extend_from_slice(&meta);
+            out.extend_from_slice(b"}\n");
+            return Bytes::from(out);
+        }
+        let obj = &cached.value();
         let converted = super::convert::served(&self.res, obj);
         let obj = converted.as_ref().unwrap_or(obj);
         let obj = &*crate::api::crd::convert(&self.res, obj);
@@ -82,12 +104,12 @@ fn error_line(e: &ApiError) -> Bytes {
 
 /// What a cache event means to a filtered watcher.
 fn transition(ev: &CacheEvent, filter: &Filter) -> Option<&'static str> {
-    let now = filter.matches(&ev.object);
+    let now = filter.matches_cached(&ev.object);
     match ev.kind {
         EventType::Added => now.then_some("ADDED"),
         EventType::Deleted => now.then_some("DELETED"),
         EventType::Modified => {
-            let before = ev.prev.as_ref().is_some_and(|p| filter.matches(p));
+            let before = ev.prev.as_ref().is_some_and(|p| filter.matches_cached(p));
             match (before, now) {
                 (true, true) => Some("MODIFIED"),
                 (false, true) => Some("ADDED"),
@@ -122,7 +144,7 @@ pub fn start(
         None | Some("0") => {
             let (snap, rx) = store.cache.list_and_watch(&prefix);
             for (_, obj) in &snap.items {
-                if filter.matches(obj) {
+                if filter.matches_cached(obj) {
                     initial.push(enc.event("ADDED", obj));
                 }
             }

@@ -88,36 +88,41 @@ pub async fn ensure_namespace(app: &App, ns: &str, ca: &str) {
 }
 
 /// The namespace a change concerns, when it may need [`ensure_namespace`].
-fn affected(kind: EventType, key: &str, obj: &Value) -> Option<String> {
+fn affected(kind: EventType, key: &str) -> Option<String> {
     if let Some(name) = key.strip_prefix("/registry/namespaces/") {
         return (kind == EventType::Added).then(|| name.to_string());
     }
-    let ns = obj.namespace();
-    let sa = format!("/registry/serviceaccounts/{ns}/{DEFAULT_SERVICE_ACCOUNT}");
-    let cm = format!("/registry/configmaps/{ns}/{ROOT_CA_CONFIGMAP}");
-    if (key == sa && kind == EventType::Deleted) || key == cm {
-        return Some(ns.to_string());
+    let in_ns = |prefix: &str, name: &str| {
+        key.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(_, n)| *n == name)
+            .map(|(ns, _)| ns.to_string())
+    };
+    if kind == EventType::Deleted {
+        if let Some(ns) = in_ns("/registry/serviceaccounts/", DEFAULT_SERVICE_ACCOUNT) {
+            return Some(ns);
+        }
     }
-    None
+    in_ns("/registry/configmaps/", ROOT_CA_CONFIGMAP)
 }
 
 /// Makes the objects for every existing namespace, then keeps them in a background task.
 pub async fn start(app: Arc<App>, ca: String) {
     let (snap, mut rx) = app.store.cache.list_and_watch("/registry/namespaces/");
-    for (_, ns) in snap.items {
+    for ns in snap.values() {
         ensure_namespace(&app, ns.name(), &ca).await;
     }
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
                 Ok(e) => {
-                    if let Some(ns) = affected(e.kind, &e.key, &e.object) {
+                    if let Some(ns) = affected(e.kind, &e.key) {
                         ensure_namespace(&app, &ns, &ca).await;
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
                     let snap = app.store.cache.snapshot("/registry/namespaces/", None);
-                    for (_, ns) in snap.items {
+                    for ns in snap.values() {
                         ensure_namespace(&app, ns.name(), &ca).await;
                     }
                 }

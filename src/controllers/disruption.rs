@@ -4,6 +4,7 @@
 //! pods being evicted (`disruptedPods`, written by the eviction subresource) and the
 //! `DisruptionAllowed` condition.
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,18 +51,16 @@ struct Controller {
 }
 
 /// Runs the disruption controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
     let q = queue.clone();
-    let pdbs = informer::start(
-        Api::<PodDisruptionBudget>::all(client.clone()),
-        move |p, _| {
-            q.add(informer::key_of(p));
-        },
-    );
+    let pdbs = informer::start(&informers, move |p: &PodDisruptionBudget, _| {
+        q.add(informer::key_of(p));
+    });
     let q = queue.clone();
-    let pdb_store = pdbs.clone();
-    let pods = informer::start(Api::<Pod>::all(client.clone()), move |pod, _| {
+    let pdb_store = pdbs.store();
+    let pods = informer::start(&informers, move |pod: &Pod, _| {
         let ns = pod.metadata.namespace.as_deref();
         for p in pdb_store.state() {
             if p.metadata.namespace.as_deref() == ns {
@@ -74,7 +73,7 @@ pub async fn run(client: Client) {
     let c = Controller {
         recorder: Recorder::new(client.clone(), "controllermanager", None),
         client,
-        pods,
+        pods: pods.store(),
         queue: queue.clone(),
     };
     loop {

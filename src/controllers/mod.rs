@@ -27,7 +27,9 @@ pub mod workload_pods;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
 
+use crate::config::ServerConfig;
 use crate::pki::Pki;
+use common::informer::SharedInformers;
 
 /// The user the controllers authenticate as.
 pub const CONTROLLER_USER: &str = "system:kube-controller-manager";
@@ -68,22 +70,26 @@ pub async fn client_for(
     Ok(Client::try_from(config)?)
 }
 
-/// Starts the controllers not named in `disabled` against the API at `server`.
-pub async fn start(pki: &Pki, server: &str, disabled: &[String]) -> Result<(), ControllerError> {
+/// Starts the controllers, the scheduler and the node components not named in `cfg.disable`
+/// against the API at `server`, all reading one set of shared informers.
+pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), ControllerError> {
+    let disabled = &cfg.disable;
     // No RBAC yet: the controllers act as cluster admins.
     let client = client_for(pki, server, CONTROLLER_USER, &["system:masters"]).await?;
+    let informers = SharedInformers::new(client.clone());
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
     if enabled(scheduler::DISABLE_NAME) {
         let sc = client_for(pki, server, scheduler::SCHEDULER_USER, &["system:masters"]).await?;
-        tokio::spawn(scheduler::run(sc));
+        tokio::spawn(scheduler::run(sc, informers.clone()));
     }
     if enabled(GARBAGE_COLLECTOR) {
         tokio::spawn(gc::run(client.clone()));
     }
-    job::spawn_batch(&client, disabled);
-    statefulset::spawn_with_daemonset(&client, &enabled);
-    deployment::start_workload_controllers(client.clone(), disabled);
-    endpoints::spawn_all(&client, disabled);
+    job::spawn_batch(&informers, disabled);
+    statefulset::spawn_with_daemonset(&informers, &enabled);
+    deployment::start_workload_controllers(&informers, disabled);
+    endpoints::spawn_all(&informers, disabled);
+    nodes::start(&informers, cfg);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

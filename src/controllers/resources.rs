@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::discovery::{verbs, ApiCapabilities, ApiResource, Discovery, Scope};
 use kube::Client;
 
@@ -27,6 +27,11 @@ impl Served {
     /// Whether every verb in `wanted` is supported.
     pub fn supports(&self, wanted: &[&str]) -> bool {
         wanted.iter().all(|w| self.verbs.iter().any(|v| v == w))
+    }
+
+    /// A metadata-only client (`PartialObjectMetadata`) for this resource in all namespaces.
+    pub fn metadata_api(&self, client: &Client) -> Api<PartialObjectMeta<DynamicObject>> {
+        Api::all_with(client.clone(), &self.ar)
     }
 
     /// A dynamic client for this resource, in `namespace` when it is namespaced.

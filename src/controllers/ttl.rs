@@ -2,15 +2,13 @@
 //! finished Job (`Complete` or `Failed`) `spec.ttlSecondsAfterFinished` seconds after it
 //! finished, with background propagation and a UID precondition.
 
+use crate::controllers::common::informer::SharedInformers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 
 use super::queue::WorkQueue;
@@ -50,9 +48,10 @@ pub fn time_left(job: &Job, now: Timestamp) -> Option<Duration> {
 }
 
 /// Runs the controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
-    tokio::spawn(watch(client.clone(), queue.clone()));
+    watch(&informers, queue.clone());
     loop {
         let key = queue.next().await;
         let Some((ns, name)) = key.split_once('/') else {
@@ -72,23 +71,14 @@ pub async fn run(client: Client) {
     }
 }
 
-async fn watch(client: Client, queue: Arc<WorkQueue<String>>) {
-    let stream =
-        watcher::watcher(Api::<Job>::all(client), watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(j)) | Ok(Event::InitApply(j)) => {
-                if time_left(&j, Timestamp::now()).is_some() {
-                    if let (Some(ns), Some(n)) = (j.metadata.namespace, j.metadata.name) {
-                        queue.add(format!("{ns}/{n}"));
-                    }
-                }
+fn watch(informers: &SharedInformers, queue: Arc<WorkQueue<String>>) {
+    informers.get::<Job>().handle(move |j, deleted| {
+        if !deleted && time_left(j, Timestamp::now()).is_some() {
+            if let (Some(ns), Some(n)) = (&j.metadata.namespace, &j.metadata.name) {
+                queue.add(format!("{ns}/{n}"));
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "ttl-after-finished: watch error"),
         }
-    }
+    });
 }
 
 async fn sync(client: &Client, ns: &str, name: &str) -> Result<Option<Duration>, kube::Error> {

@@ -128,11 +128,10 @@ where
     }
     app.ready.store(true, Ordering::SeqCst);
     if let Err(e) =
-        crate::controllers::start(&pki, &format!("https://{server_address}"), &cfg.disable).await
+        crate::controllers::start(&pki, &format!("https://{server_address}"), &cfg).await
     {
         tracing::error!(error = %e, "controllers could not start");
     }
-    crate::controllers::nodes::start(&pki, &format!("https://{server_address}"), &cfg).await;
     tracing::info!(address = %addr, elapsed_ms = started.elapsed().as_millis() as u64, "skiff server is ready");
 
     shutdown.await;

@@ -3,7 +3,6 @@
 //! `Container` and `Pod` items enforced with upstream's messages.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -18,14 +17,11 @@ use crate::validation::Quantity;
 /// The annotation naming what LimitRanger set.
 pub const ANNOTATION: &str = "kubernetes.io/limit-ranger";
 
-fn limit_ranges(store: &Store, ns: &str) -> Vec<Arc<Value>> {
+fn limit_ranges(store: &Store, ns: &str) -> Vec<Value> {
     store
         .cache
         .snapshot(&format!("/registry/limitranges/{ns}/"), None)
-        .items
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect()
+        .values()
 }
 
 fn items(lr: &Value) -> Vec<Value> {

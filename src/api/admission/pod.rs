@@ -38,7 +38,7 @@ pub fn token_volume_source() -> Value {
     })
 }
 
-async fn lookup_account(store: &Store, ns: &str, name: &str) -> Option<std::sync::Arc<Value>> {
+async fn lookup_account(store: &Store, ns: &str, name: &str) -> Option<Value> {
     let key = format!("/registry/serviceaccounts/{ns}/{name}");
     if let Some(sa) = store.cache.get(&key) {
         return Some(sa);
@@ -204,11 +204,11 @@ fn priority_class(store: &Store, name: &str) -> Option<(i64, String)> {
 /// The global default priority class, if one is marked `globalDefault`.
 fn default_priority_class(store: &Store) -> Option<(String, i64, String)> {
     let snap = store.cache.snapshot("/registry/priorityclasses/", None);
-    snap.items
-        .iter()
-        .filter(|(_, pc)| pc.get("globalDefault").and_then(Value::as_bool) == Some(true))
-        .min_by_key(|(_, pc)| pc.get("value").and_then(Value::as_i64).unwrap_or(0))
-        .map(|(_, pc)| {
+    snap.values()
+        .into_iter()
+        .filter(|pc| pc.get("globalDefault").and_then(Value::as_bool) == Some(true))
+        .min_by_key(|pc| pc.get("value").and_then(Value::as_i64).unwrap_or(0))
+        .map(|pc| {
             (
                 pc.name().to_string(),
                 pc.get("value").and_then(Value::as_i64).unwrap_or(0),

@@ -11,6 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::forbidden;
 use super::usage::{self, Usage};
+use crate::api::cache::Cached;
 use crate::api::errors::ApiResult;
 use crate::api::handler::App;
 use crate::api::object::ObjectMeta;
@@ -182,7 +183,11 @@ pub fn check_create(
     let (group, plural) = (res.rt.group.as_str(), res.rt.plural.as_str());
     let delta = usage::object_usage(group, plural, obj);
     let is_pod = group.is_empty() && plural == "pods";
-    for (_, quota) in store.cache.snapshot(&format!("{PREFIX}{ns}/"), None).items {
+    for quota in store
+        .cache
+        .snapshot(&format!("{PREFIX}{ns}/"), None)
+        .values()
+    {
         if !quota_selects(&quota, group, plural, obj) {
             continue;
         }
@@ -252,7 +257,11 @@ pub async fn sync_namespace(store: &Store, ns: &str) {
     let Some(res) = store.registry.find("", "v1", "resourcequotas") else {
         return;
     };
-    for (_, quota) in store.cache.snapshot(&format!("{PREFIX}{ns}/"), None).items {
+    for quota in store
+        .cache
+        .snapshot(&format!("{PREFIX}{ns}/"), None)
+        .values()
+    {
         if quota.meta_str("deletionTimestamp").is_some() {
             continue;
         }
@@ -284,7 +293,7 @@ pub async fn sync_namespace(store: &Store, ns: &str) {
 }
 
 /// The namespace of a changed object, when that namespace has quotas.
-fn namespace_of(store: &Store, obj: &Value) -> Option<String> {
+fn namespace_of(store: &Store, obj: &Cached) -> Option<String> {
     let ns = obj.namespace();
     (!ns.is_empty() && has_quotas(store, ns)).then(|| ns.to_string())
 }
@@ -328,5 +337,5 @@ fn all_quota_namespaces(store: &Store) -> BTreeSet<String> {
         .items
         .iter()
         .map(|(_, q)| q.namespace().to_string())
-        .collect()
+        .collect::<BTreeSet<String>>()
 }

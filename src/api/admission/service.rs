@@ -165,7 +165,7 @@ fn used(store: &Store) -> (HashSet<String>, HashSet<u16>) {
     let snap = store.cache.snapshot("/registry/services/specs/", None);
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
-    for (_, svc) in snap.items {
+    for svc in snap.values() {
         if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str) {
             ips.insert(ip.to_string());
         }

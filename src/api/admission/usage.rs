@@ -264,7 +264,7 @@ pub fn namespace_usage(
         let snap = store
             .cache
             .snapshot(&entry.collection_prefix(Some(ns)), None);
-        for (_, obj) in snap.items {
+        for obj in snap.values() {
             if !matches(&group, &plural, &obj) {
                 continue;
             }

@@ -147,7 +147,7 @@ fn desired_status(crd: &Value, conflict: Option<String>) -> Value {
 /// Brings the registry, OpenAPI and CRD statuses in line with the stored CRDs.
 pub async fn reconcile(app: &Arc<App>) {
     let snap = app.store.cache.snapshot(CRD_PREFIX, None);
-    let mut crds: Vec<Arc<Value>> = snap.items.into_iter().map(|(_, v)| v).collect();
+    let mut crds: Vec<Value> = snap.values();
     crds.sort_by(|a, b| {
         let key = |o: &Value| {
             (

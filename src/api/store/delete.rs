@@ -175,6 +175,7 @@ impl Store {
             .await?;
         let mut out = Vec::new();
         for item in page.items {
+            let item = item.value();
             let item_ns = item.namespace().to_string();
             let ns = if res.rt.namespaced {
                 Some(item_ns.as_str())

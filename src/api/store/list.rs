@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 
 use super::{parse_rv, ListOptions, ListResult, Store};
-use crate::api::cache::{self, Snapshot};
+use crate::api::cache::{self, Cached, Snapshot};
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::filter::Filter;
 use crate::api::registry::ResourceEntry;
@@ -160,7 +160,7 @@ impl Store {
                 last_key = Some(kv.key.clone());
                 if let Some(v) = cache::decode_kv(kv) {
                     if filter.matches(&v) {
-                        items.push(Arc::new(v));
+                        items.push(Arc::new(Cached::from_value(&v)));
                         if limit > 0 && items.len() as i64 == limit {
                             let more = page.more
                                 || kv.key
@@ -209,7 +209,7 @@ fn page_from_snapshot(
     let mut items = Vec::new();
     let total = snap.items.len();
     for (i, (key, obj)) in snap.items.into_iter().enumerate() {
-        if !filter.matches(&obj) {
+        if !filter.matches_cached(&obj) {
             continue;
         }
         items.push(obj);

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::admission;
 use super::apply;
-use super::cache::{self, WatchCache};
+use super::cache::{self, Cached, WatchCache};
 use super::errors::{ApiError, ApiResult};
 use super::object::{now_rfc3339, random_suffix, with_type_meta, ObjectMeta};
 use super::registry::{Registry, ResourceEntry};
@@ -53,8 +53,8 @@ pub struct ListOptions {
 /// A page of a list.
 #[derive(Debug)]
 pub struct ListResult {
-    /// The matching objects.
-    pub items: Vec<Arc<Value>>,
+    /// The matching objects (as the watch cache holds them: encoded).
+    pub items: Vec<Arc<Cached>>,
     /// The revision the list was read at.
     pub revision: Revision,
     /// The token for the next page.
@@ -192,7 +192,7 @@ impl Store {
     pub async fn check_namespace(&self, ns: &str, creating: bool) -> ApiResult<()> {
         let key = format!("/registry/namespaces/{ns}");
         let obj = match self.cache.get(&key) {
-            Some(o) => Some((*o).clone()),
+            Some(o) => Some(o),
             None => self
                 .storage
                 .get(&key)

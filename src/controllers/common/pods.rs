@@ -11,6 +11,31 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 /// Annotation ordering pods for scale-down (lower cost is deleted first).
 pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
+/// Name of the pod index by controller (upstream's `PodControllerUIDIndex` plus the lookup of
+/// orphans by namespace that `FilterPodsByOwner` does).
+pub const BY_CONTROLLER: &str = "controller-uid";
+
+/// Where [`BY_CONTROLLER`] files a pod: its controller's uid, or [`orphans_in`] its namespace.
+pub fn controller_index(pod: &Pod) -> Vec<String> {
+    let controller = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    match controller {
+        Some(o) => vec![o.uid.clone()],
+        None => vec![orphans_in(
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+        )],
+    }
+}
+
+/// The [`BY_CONTROLLER`] value of the pods in `namespace` without a controller.
+pub fn orphans_in(namespace: &str) -> String {
+    format!("orphans/{namespace}")
+}
+
 /// Not terminal and not being deleted (upstream's `IsPodActive`).
 pub fn is_active(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());

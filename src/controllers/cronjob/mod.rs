@@ -6,18 +6,16 @@
 
 pub mod schedule;
 
+use crate::controllers::common::informer::SharedInformers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 
 use super::events::{reference, EventType, Recorder};
@@ -50,13 +48,14 @@ struct Ctx {
 }
 
 /// Runs the CronJob controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let ctx = Ctx {
         recorder: Recorder::new(client.clone(), CRONJOB_CONTROLLER, None),
-        client: client.clone(),
+        client,
     };
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
-    tokio::spawn(watch(client, queue.clone()));
+    watch(&informers, queue.clone());
     loop {
         let key = queue.next().await;
         let Some((ns, name)) = key.split_once('/') else {
@@ -77,45 +76,24 @@ pub async fn run(client: Client) {
     }
 }
 
-async fn watch(client: Client, queue: Arc<WorkQueue<String>>) {
-    let cronjobs = watcher::watcher(
-        Api::<CronJob>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .map(|e| {
-        e.map(|e| match e {
-            Event::Apply(c) | Event::InitApply(c) => c.metadata.namespace.zip(c.metadata.name),
-            _ => None,
-        })
-    })
-    .boxed();
-    let jobs = watcher::watcher(Api::<Job>::all(client), watcher::Config::default())
-        .default_backoff()
-        .map(|e| {
-            e.map(|e| match e {
-                Event::Apply(j) | Event::InitApply(j) | Event::Delete(j) => {
-                    let owner = j
-                        .metadata
-                        .owner_references
-                        .iter()
-                        .flatten()
-                        .find(|o| o.controller == Some(true) && o.kind == "CronJob")
-                        .map(|o| o.name.clone());
-                    j.metadata.namespace.zip(owner)
-                }
-                _ => None,
-            })
-        })
-        .boxed();
-    let mut merged = futures::stream::select(cronjobs, jobs);
-    while let Some(event) = merged.next().await {
-        match event {
-            Ok(Some((ns, name))) => queue.add(format!("{ns}/{name}")),
-            Ok(None) => {}
-            Err(e) => tracing::debug!(error = %e, "cronjob controller: watch error"),
+fn watch(informers: &SharedInformers, queue: Arc<WorkQueue<String>>) {
+    let q = queue.clone();
+    informers.get::<CronJob>().handle(move |c, deleted| {
+        if let (false, Some(ns), Some(name)) = (deleted, &c.metadata.namespace, &c.metadata.name) {
+            q.add(format!("{ns}/{name}"));
         }
-    }
+    });
+    informers.get::<Job>().handle(move |j, _| {
+        let owner = j
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true) && o.kind == "CronJob");
+        if let (Some(ns), Some(o)) = (&j.metadata.namespace, owner) {
+            queue.add(format!("{ns}/{}", o.name));
+        }
+    });
 }
 
 /// The finished condition of a Job (`Complete` or `Failed`), if any.

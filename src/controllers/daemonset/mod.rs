@@ -9,16 +9,14 @@
 pub mod nodes;
 mod update;
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::Client;
 use parking_lot::Mutex;
 
@@ -60,12 +58,13 @@ struct Ctx {
 }
 
 /// Runs the DaemonSet controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<Key>> = WorkQueue::new();
     let known: Arc<Mutex<HashSet<Key>>> = Arc::default();
-    tokio::spawn(watch_sets(client.clone(), queue.clone(), known.clone()));
-    tokio::spawn(watch_pods(client.clone(), queue.clone()));
-    tokio::spawn(watch_nodes(client.clone(), queue.clone(), known));
+    watch_sets(&informers, queue.clone(), known.clone());
+    watch_pods(&informers, queue.clone());
+    watch_nodes(&informers, queue.clone(), known);
     let ctx = Ctx {
         recorder: Recorder::new(client.clone(), NAME, None),
         client,
@@ -87,22 +86,14 @@ pub async fn run(client: Client) {
     }
 }
 
-async fn watch_sets(client: Client, queue: Arc<WorkQueue<Key>>, known: Arc<Mutex<HashSet<Key>>>) {
-    let api: Api<DaemonSet> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        let (ds, deleted) = match event {
-            Ok(Event::Apply(d)) | Ok(Event::InitApply(d)) => (d, false),
-            Ok(Event::Delete(d)) => (d, true),
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "daemonset: watch error");
-                continue;
-            }
-        };
-        if let (Some(ns), Some(n)) = (ds.metadata.namespace, ds.metadata.name) {
-            let key = (ns, n);
+fn watch_sets(
+    informers: &SharedInformers,
+    queue: Arc<WorkQueue<Key>>,
+    known: Arc<Mutex<HashSet<Key>>>,
+) {
+    informers.get::<DaemonSet>().handle(move |ds, deleted| {
+        if let (Some(ns), Some(n)) = (&ds.metadata.namespace, &ds.metadata.name) {
+            let key = (ns.clone(), n.clone());
             if deleted {
                 known.lock().remove(&key);
             } else {
@@ -110,45 +101,35 @@ async fn watch_sets(client: Client, queue: Arc<WorkQueue<Key>>, known: Arc<Mutex
                 queue.add(key);
             }
         }
-    }
+    });
 }
 
-async fn watch_pods(client: Client, queue: Arc<WorkQueue<Key>>) {
-    let api: Api<Pod> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(p)) | Ok(Event::InitApply(p)) | Ok(Event::Delete(p)) => {
-                if let (Some(ns), Some(owner)) = (
-                    p.metadata.namespace.clone(),
-                    controller_of(&p.metadata, "DaemonSet"),
-                ) {
-                    queue.add((ns, owner));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "daemonset: pod watch error"),
+fn watch_pods(informers: &SharedInformers, queue: Arc<WorkQueue<Key>>) {
+    informers.get::<Pod>().handle(move |p, _| {
+        if let (Some(ns), Some(owner)) = (
+            p.metadata.namespace.clone(),
+            controller_of(&p.metadata, "DaemonSet"),
+        ) {
+            queue.add((ns, owner));
         }
-    }
+    });
 }
 
-async fn watch_nodes(client: Client, queue: Arc<WorkQueue<Key>>, known: Arc<Mutex<HashSet<Key>>>) {
-    let api: Api<Node> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(_)) | Ok(Event::Delete(_)) | Ok(Event::InitDone) => {
-                let keys: Vec<Key> = known.lock().iter().cloned().collect();
-                for k in keys {
-                    queue.add(k);
-                }
+/// Every node change may change where daemon pods belong: all known sets are synced again.
+fn watch_nodes(
+    informers: &SharedInformers,
+    queue: Arc<WorkQueue<Key>>,
+    known: Arc<Mutex<HashSet<Key>>>,
+) {
+    let mut rx = informers.get::<Node>().subscribe();
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            let keys: Vec<Key> = known.lock().iter().cloned().collect();
+            for k in keys {
+                queue.add(k);
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "daemonset: node watch error"),
         }
-    }
+    });
 }
 
 /// Daemon pods of `ds` by target node.

@@ -18,10 +18,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Client;
 
 use super::common::controller_ref::controller_of;
-use super::common::informer::{next_change, Change, Informer};
+use super::common::informer::{next_change, Change, SharedInformers, Subscription};
 use super::common::{key, label_selector, split_key};
 use super::events::{reference, EventType, Recorder};
-use super::queue::WorkQueue;
+use super::queue::{run_workers, WorkQueue};
 use super::replicaset;
 
 /// Name of the deployment controller (`--disable`, event source).
@@ -52,19 +52,20 @@ pub(crate) struct Ctl {
 }
 
 /// Starts the workload controllers (ReplicaSet, ReplicationController, Deployment) not named
-/// in `disabled`, sharing one pod informer.
-pub fn start_workload_controllers(client: Client, disabled: &[String]) {
-    let pods = Informer::spawn(Api::<Pod>::all(client.clone()));
-    replicaset::spawn(client.clone(), &pods, disabled);
+/// in `disabled`.
+pub fn start_workload_controllers(informers: &Arc<SharedInformers>, disabled: &[String]) {
+    replicaset::spawn(informers, disabled);
     if !disabled.iter().any(|d| d == DEPLOYMENT_CONTROLLER) {
-        tokio::spawn(run(client, pods));
+        tokio::spawn(run(informers.clone()));
     }
 }
 
 /// Runs the deployment controller until the process ends.
-pub async fn run(client: Client, pods: Informer<Pod>) {
-    let deployments = Informer::spawn(Api::<Deployment>::all(client.clone()));
-    let replicasets = Informer::spawn(Api::<ReplicaSet>::all(client.clone()));
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
+    let pods = informers.get::<Pod>();
+    let deployments = informers.get::<Deployment>();
+    let replicasets = informers.get::<ReplicaSet>();
     let ctl = Arc::new(Ctl {
         client: client.clone(),
         deployments: deployments.store(),
@@ -83,21 +84,13 @@ pub async fn run(client: Client, pods: Informer<Pod>) {
     }
     ctl.enqueue_all();
     tracing::info!("deployment controller started");
-    loop {
-        let k = ctl.queue.next().await;
-        match ctl.sync(&k).await {
-            Ok(requeue) => {
-                ctl.queue.forget(&k);
-                if let Some(after) = requeue {
-                    ctl.queue.add_after(k, after);
-                }
-            }
-            Err(e) => {
-                tracing::debug!(key = %k, error = %e, "deployment sync failed; will retry");
-                ctl.queue.add_rate_limited(k);
-            }
-        }
-    }
+    let queue = ctl.queue.clone();
+    // Upstream's `--concurrent-deployment-syncs` default.
+    run_workers(queue, 5, DEPLOYMENT_CONTROLLER, move |k: String| {
+        let ctl = ctl.clone();
+        async move { ctl.sync(&k).await }
+    })
+    .await;
 }
 
 impl Ctl {
@@ -189,10 +182,7 @@ impl Ctl {
     }
 }
 
-async fn watch_deployments(
-    ctl: Arc<Ctl>,
-    mut rx: tokio::sync::broadcast::Receiver<Change<Deployment>>,
-) {
+async fn watch_deployments(ctl: Arc<Ctl>, mut rx: Subscription<Deployment>) {
     while let Some(change) = next_change(&mut rx).await {
         match change {
             Change::Applied(d) | Change::Deleted(d) => ctl.queue.add(key(
@@ -204,10 +194,7 @@ async fn watch_deployments(
     }
 }
 
-async fn watch_replicasets(
-    ctl: Arc<Ctl>,
-    mut rx: tokio::sync::broadcast::Receiver<Change<ReplicaSet>>,
-) {
+async fn watch_replicasets(ctl: Arc<Ctl>, mut rx: Subscription<ReplicaSet>) {
     while let Some(change) = next_change(&mut rx).await {
         match change {
             Change::Applied(rs) | Change::Deleted(rs) => ctl.enqueue_for_rs(&rs),
@@ -217,7 +204,7 @@ async fn watch_replicasets(
 }
 
 /// Deleted pods matter to Recreate deployments waiting for old pods to go away.
-async fn watch_pods(ctl: Arc<Ctl>, mut rx: tokio::sync::broadcast::Receiver<Change<Pod>>) {
+async fn watch_pods(ctl: Arc<Ctl>, mut rx: Subscription<Pod>) {
     while let Some(change) = next_change(&mut rx).await {
         if let Change::Deleted(pod) = change {
             let Some(r) = controller_of(&pod.metadata) else {

@@ -2,6 +2,7 @@
 //! selector, one Endpoints object named as the service, listing the selected pods' addresses
 //! (ready and not ready) and the service ports resolved per pod.
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -28,15 +29,16 @@ struct Controller {
 }
 
 /// Runs the Endpoints controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
-    let (services, pods) = service_inputs(&client, &queue);
+    let (services, pods) = service_inputs(&informers, &queue);
     informer::wait_synced(&services).await;
     informer::wait_synced(&pods).await;
     let c = Controller {
         client,
-        services,
-        pods,
+        services: services.store(),
+        pods: pods.store(),
         triggers: TriggerTimeTracker::default(),
     };
     loop {

@@ -1,53 +1,32 @@
-//! A small shared-informer helper: a `kube::runtime` reflector (a local cache of every object of
-//! one kind) whose events are also handed to a callback, the way upstream controllers register
-//! event handlers on client-go informers.
+//! Event handlers on the shared informers, the way upstream controllers register handlers on
+//! client-go informers, and key helpers.
 
 use std::fmt::Debug;
 
-use futures::StreamExt;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher;
-use kube::runtime::WatchStreamExt;
-use kube::{Api, Resource};
+use kube::Resource;
 use serde::de::DeserializeOwned;
 
-/// Starts watching `api` into a local cache; `on_event(object, deleted)` runs for every
-/// observed change (including the initial list). Returns the cache.
-pub fn start<K, F>(api: Api<K>, on_event: F) -> Store<K>
+use crate::controllers::common::informer::{Informer, SharedInformers};
+
+/// The shared informer of `K` with `on_event(object, deleted)` run for every observed change
+/// (and for every cached object after a full list).
+pub fn start<K, F>(informers: &SharedInformers, on_event: F) -> Informer<K>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: Fn(&K, bool) + Send + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher::watcher(api, watcher::Config::default()).default_backoff(),
-    );
-    tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => {
-                    on_event(&o, false)
-                }
-                Ok(watcher::Event::Delete(o)) => on_event(&o, true),
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "informer: watch error"),
-            }
-        }
-    });
-    reader
+    let informer = informers.get::<K>();
+    informer.handle(on_event);
+    informer
 }
 
-/// Waits until `store` has completed its initial list.
-pub async fn wait_synced<K>(store: &Store<K>)
+/// Waits until `informer` has completed its initial list.
+pub async fn wait_synced<K>(informer: &Informer<K>)
 where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    if store.wait_until_ready().await.is_err() {
-        tracing::warn!("informer: cache writer dropped before sync");
+    if !informer.synced().wait().await {
+        tracing::warn!("informer ended before its first list");
     }
 }
 

@@ -2,6 +2,7 @@
 //! Endpoints written by users for Services without a selector are mirrored into EndpointSlices
 //! managed by `endpointslicemirroring-controller.k8s.io`, owned by the Endpoints.
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,18 +37,19 @@ const SKIPPED_ANNOTATIONS: &[&str] = &[
 ];
 
 /// Runs the mirroring controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
     let q = queue.clone();
-    let services = informer::start(Api::<Service>::all(client.clone()), move |s, _| {
+    let services = informer::start(&informers, move |s: &Service, _| {
         q.add(informer::key_of(s));
     });
     let q = queue.clone();
-    let endpoints = informer::start(Api::<Endpoints>::all(client.clone()), move |e, _| {
+    let endpoints = informer::start(&informers, move |e: &Endpoints, _| {
         q.add(informer::key_of(e));
     });
     let q = queue.clone();
-    let _slices = informer::start(Api::<EndpointSlice>::all(client.clone()), move |s, _| {
+    let _slices = informer::start(&informers, move |s: &EndpointSlice, _| {
         let labels = s.metadata.labels.as_ref();
         if labels
             .and_then(|l| l.get(MANAGED_BY_LABEL))
@@ -62,6 +64,7 @@ pub async fn run(client: Client) {
     });
     informer::wait_synced(&services).await;
     informer::wait_synced(&endpoints).await;
+    let (services, endpoints) = (services.store(), endpoints.store());
     loop {
         let key = queue.next().await;
         match sync(&client, &services, &endpoints, &key).await {

@@ -9,11 +9,10 @@ pub mod podutil;
 pub mod slices;
 pub mod trigger;
 
+use crate::controllers::common::informer::{Informer, SharedInformers};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::runtime::reflector::Store;
-use kube::{Api, Client};
 
 use super::queue::WorkQueue;
 
@@ -34,22 +33,22 @@ pub enum EndpointsError {
 
 /// Starts the controllers of this area not named in `disabled`: the three endpoint controllers,
 /// the disruption controller and the horizontal pod autoscaler.
-pub fn spawn_all(client: &Client, disabled: &[String]) {
+pub fn spawn_all(informers: &Arc<SharedInformers>, disabled: &[String]) {
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
     if enabled(ENDPOINTS_CONTROLLER) {
-        tokio::spawn(controller::run(client.clone()));
+        tokio::spawn(controller::run(informers.clone()));
     }
     if enabled(ENDPOINTSLICE_CONTROLLER) {
-        tokio::spawn(slices::run(client.clone()));
+        tokio::spawn(slices::run(informers.clone()));
     }
     if enabled(MIRRORING_CONTROLLER) {
-        tokio::spawn(mirroring::run(client.clone()));
+        tokio::spawn(mirroring::run(informers.clone()));
     }
     if enabled(super::disruption::CONTROLLER) {
-        tokio::spawn(super::disruption::run(client.clone()));
+        tokio::spawn(super::disruption::run(informers.clone()));
     }
     if enabled(super::hpa::CONTROLLER) {
-        tokio::spawn(super::hpa::run(client.clone()));
+        tokio::spawn(super::hpa::run(informers.clone()));
     }
 }
 
@@ -57,16 +56,16 @@ pub fn spawn_all(client: &Client, disabled: &[String]) {
 /// change queues the service, a pod change every service of the pod's namespace (its old labels
 /// are unknown, so any of them may have selected it).
 pub(crate) fn service_inputs(
-    client: &Client,
+    informers: &SharedInformers,
     queue: &Arc<WorkQueue<String>>,
-) -> (Store<Service>, Store<Pod>) {
+) -> (Informer<Service>, Informer<Pod>) {
     let q = queue.clone();
-    let services = informer::start(Api::<Service>::all(client.clone()), move |s, _| {
+    let services = informer::start(informers, move |s: &Service, _| {
         q.add(informer::key_of(s));
     });
     let q = queue.clone();
-    let svc_store = services.clone();
-    let pods = informer::start(Api::<Pod>::all(client.clone()), move |p, _| {
+    let svc_store = services.store();
+    let pods = informer::start(informers, move |p: &Pod, _| {
         let ns = p.metadata.namespace.as_deref();
         for s in svc_store.state() {
             if s.metadata.namespace.as_deref() == ns {

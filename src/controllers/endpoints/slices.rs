@@ -4,6 +4,7 @@
 //! [`MAX_ENDPOINTS_PER_SLICE`] per slice. A service without endpoints keeps one empty
 //! placeholder slice, as upstream.
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -42,11 +43,12 @@ struct Controller {
 }
 
 /// Runs the EndpointSlice controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
-    let (services, pods) = service_inputs(&client, &queue);
+    let (services, pods) = service_inputs(&informers, &queue);
     let q = queue.clone();
-    let _slices = informer::start(Api::<EndpointSlice>::all(client.clone()), move |s, _| {
+    let _slices = informer::start(&informers, move |s: &EndpointSlice, _| {
         let labels = s.metadata.labels.as_ref();
         if labels
             .and_then(|l| l.get(MANAGED_BY_LABEL))
@@ -63,8 +65,8 @@ pub async fn run(client: Client) {
     informer::wait_synced(&pods).await;
     let c = Controller {
         client,
-        services,
-        pods,
+        services: services.store(),
+        pods: pods.store(),
         triggers: TriggerTimeTracker::default(),
     };
     loop {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::DynamicObject;
+use kube::api::{DynamicObject, PartialObjectMeta};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Client;
@@ -145,7 +145,8 @@ fn start_monitors(
 /// Lists and watches one resource, sending what it sees to the graph builder.
 async fn monitor(client: Client, served: Served, tx: mpsc::UnboundedSender<MonitorEvent>) {
     let key = served.key();
-    let api = served.api(&client, None);
+    let api = served.metadata_api(&client);
+    // Metadata is all the graph needs (upstream's GC uses metadata informers too).
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
     let mut relist: Option<HashSet<String>> = None;
@@ -190,7 +191,7 @@ async fn monitor(client: Client, served: Served, tx: mpsc::UnboundedSender<Monit
 }
 
 /// The graph's view of an object.
-fn observe(served: &Served, key: &str, obj: &DynamicObject) -> Option<Observed> {
+fn observe(served: &Served, key: &str, obj: &PartialObjectMeta<DynamicObject>) -> Option<Observed> {
     let meta = &obj.metadata;
     Some(Observed {
         identity: ObjectRef {

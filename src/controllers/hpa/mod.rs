@@ -5,6 +5,7 @@
 
 pub mod replicas;
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,18 +51,16 @@ struct Controller {
 }
 
 /// Runs the HPA controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new();
     let q = queue.clone();
-    let hpas = informer::start(
-        Api::<HorizontalPodAutoscaler>::all(client.clone()),
-        move |h, deleted| {
-            if !deleted {
-                q.add(informer::key_of(h));
-            }
-        },
-    );
-    let (store, q) = (hpas.clone(), queue.clone());
+    let hpas = informer::start(&informers, move |h: &HorizontalPodAutoscaler, deleted| {
+        if !deleted {
+            q.add(informer::key_of(h));
+        }
+    });
+    let (store, q) = (hpas.store(), queue.clone());
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(SYNC_PERIOD).await;

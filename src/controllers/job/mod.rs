@@ -19,15 +19,13 @@
 mod pods;
 mod sync;
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
-use kube::{Api, Client};
+use kube::Client;
 use parking_lot::Mutex;
 
 use super::events::Recorder;
@@ -68,16 +66,16 @@ pub(crate) struct Ctx {
 }
 
 /// Starts the Job, CronJob and TTL-after-finished controllers not named in `disabled`.
-pub fn spawn_batch(client: &Client, disabled: &[String]) {
+pub fn spawn_batch(informers: &Arc<SharedInformers>, disabled: &[String]) {
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
     if enabled(JOB_CONTROLLER) {
-        tokio::spawn(run(client.clone()));
+        tokio::spawn(run(informers.clone()));
     }
     if enabled(super::cronjob::CRONJOB_CONTROLLER) {
-        tokio::spawn(super::cronjob::run(client.clone()));
+        tokio::spawn(super::cronjob::run(informers.clone()));
     }
     if enabled(super::ttl::TTL_CONTROLLER) {
-        tokio::spawn(super::ttl::run(client.clone()));
+        tokio::spawn(super::ttl::run(informers.clone()));
     }
 }
 
@@ -87,15 +85,16 @@ pub(crate) fn key(ns: &str, name: &str) -> String {
 }
 
 /// Runs the Job controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let ctx = Arc::new(Ctx {
         recorder: Recorder::new(client.clone(), JOB_CONTROLLER, None),
         client: client.clone(),
         backoff: Mutex::default(),
         queue: WorkQueue::new(),
     });
-    tokio::spawn(watch_jobs(client.clone(), ctx.queue.clone()));
-    tokio::spawn(watch_pods(client, ctx.queue.clone()));
+    watch_jobs(&informers, ctx.queue.clone());
+    watch_pods(&informers, ctx.queue.clone());
     loop {
         let key = ctx.queue.next().await;
         let Some((ns, name)) = key.split_once('/') else {
@@ -116,21 +115,12 @@ pub async fn run(client: Client) {
     }
 }
 
-async fn watch_jobs(client: Client, queue: Arc<WorkQueue<String>>) {
-    let api: Api<Job> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(j)) | Ok(Event::InitApply(j)) | Ok(Event::Delete(j)) => {
-                if let (Some(ns), Some(name)) = (j.metadata.namespace, j.metadata.name) {
-                    queue.add(key(&ns, &name));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "job controller: job watch error"),
+fn watch_jobs(informers: &SharedInformers, queue: Arc<WorkQueue<String>>) {
+    informers.get::<Job>().handle(move |j, _| {
+        if let (Some(ns), Some(name)) = (&j.metadata.namespace, &j.metadata.name) {
+            queue.add(key(ns, name));
         }
-    }
+    });
 }
 
 /// The Job controlling `pod`, as a queue key.
@@ -145,19 +135,10 @@ fn owner_job(pod: &Pod) -> Option<String> {
     (owner.kind == "Job" && owner.api_version == "batch/v1").then(|| key(ns, &owner.name))
 }
 
-async fn watch_pods(client: Client, queue: Arc<WorkQueue<String>>) {
-    let api: Api<Pod> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(p)) | Ok(Event::InitApply(p)) | Ok(Event::Delete(p)) => {
-                if let Some(k) = owner_job(&p) {
-                    queue.add(k);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "job controller: pod watch error"),
+fn watch_pods(informers: &SharedInformers, queue: Arc<WorkQueue<String>>) {
+    informers.get::<Pod>().handle(move |p, _| {
+        if let Some(k) = owner_job(p) {
+            queue.add(k);
         }
-    }
+    });
 }

@@ -2,8 +2,8 @@
 //! them "run" from Pending to Running/Succeeded/Failed), the node lifecycle controller (Ready
 //! Unknown, `unreachable`/`not-ready` taints, NoExecute eviction) and pod garbage collection.
 //!
-//! All of them talk to the API as clients with their own certificate. One informer per kind
-//! (Nodes, node Leases, bound Pods) feeds shared stores.
+//! All of them talk to the API as clients, reading the process's shared informers (Nodes,
+//! Leases, Pods).
 
 pub mod lifecycle;
 pub mod podgc;
@@ -15,18 +15,13 @@ pub mod simulator;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
+use kube::runtime::reflector::Store;
 
+use super::common::informer::{SharedInformers, Synced};
 use crate::api::admission::Cidr;
 use crate::config::ServerConfig;
-use crate::pki::Pki;
 
 /// Annotation that makes a Node simulated (set it on a Node to have the simulator run it).
 pub const SIMULATED_ANNOTATION: &str = "skiff.dev/simulated";
@@ -91,83 +86,66 @@ impl NodesConfig {
     }
 }
 
-/// Shared caches of the node components.
+/// The caches of the node components (views of the process's shared informers).
 #[derive(Clone)]
 pub struct Informers {
     /// All Nodes.
     pub nodes: Store<Node>,
-    /// Leases in `kube-node-lease`.
+    /// Leases (node Leases live in `kube-node-lease`).
     pub leases: Store<Lease>,
-    /// Pods bound to a node (`spec.nodeName!=`).
+    /// All Pods (the components look at those bound to a node).
     pub pods: Store<Pod>,
-    /// Number of informers that have listed everything once.
-    synced: tokio::sync::watch::Sender<usize>,
+    synced: Vec<Synced>,
 }
 
 impl Informers {
+    /// Views of `shared`.
+    pub fn from_shared(shared: &SharedInformers) -> Informers {
+        let (nodes, leases, pods) = (
+            shared.get::<Node>(),
+            shared.get::<Lease>(),
+            shared.get::<Pod>(),
+        );
+        Informers {
+            synced: vec![nodes.synced(), leases.synced(), pods.synced()],
+            nodes: nodes.store(),
+            leases: leases.store(),
+            pods: pods.store(),
+        }
+    }
+
     /// Waits until the three caches are filled.
     pub async fn wait_synced(&self) {
-        let mut rx = self.synced.subscribe();
-        // The sender lives as long as `self`, so this only ends when all three have synced.
-        let _ = rx.wait_for(|n| *n >= 3).await;
+        for s in &self.synced {
+            s.clone().wait().await;
+        }
     }
 }
 
 /// Starts the simulator, the node lifecycle controller and pod GC (those not in `cfg.disable`)
-/// against the API at `server`. Errors are logged.
-pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) {
-    let client =
-        match super::client_for(pki, server, super::CONTROLLER_USER, &["system:masters"]).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "node controllers could not start");
-                return;
-            }
-        };
+/// on the shared informers, talking to the API with their client.
+pub fn start(shared: &Arc<SharedInformers>, cfg: &ServerConfig) {
+    let client = shared.client().clone();
     let config = NodesConfig::from_server(cfg);
     let enabled = |name: &str| !cfg.disable.iter().any(|d| d == name);
-    let sim = enabled(NODE_SIMULATOR).then(|| simulator::Simulator::new(client.clone(), &config));
+    let informers = Informers::from_shared(shared);
 
-    let (nodes, node_writer) = reflector::store();
-    let (leases, lease_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let informers = Informers {
-        nodes,
-        leases,
-        pods,
-        synced: tokio::sync::watch::Sender::new(0),
-    };
-
-    let on_node = sim.clone().map(|s| {
-        let informers = informers.clone();
-        Arc::new(move |e: &Event<Node>| s.on_node_event(e, &informers)) as Handler<Node>
-    });
-    tokio::spawn(inform(
-        Api::<Node>::all(client.clone()),
-        watcher::Config::default(),
-        node_writer,
-        on_node,
-        informers.synced.clone(),
-    ));
-    tokio::spawn(inform(
-        Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
-        watcher::Config::default(),
-        lease_writer,
-        None,
-        informers.synced.clone(),
-    ));
-    let on_pod = sim
-        .clone()
-        .map(|s| Arc::new(move |e: &Event<Pod>| s.on_pod_event(e)) as _);
-    tokio::spawn(inform(
-        Api::<Pod>::all(client.clone()),
-        watcher::Config::default().fields("spec.nodeName!="),
-        pod_writer,
-        on_pod,
-        informers.synced.clone(),
-    ));
-
-    if let Some(sim) = sim {
+    if enabled(NODE_SIMULATOR) {
+        let sim = simulator::Simulator::new(client.clone(), &config);
+        let mut nodes = shared.get::<Node>().subscribe();
+        let (s, i) = (sim.clone(), informers.clone());
+        tokio::spawn(async move {
+            while let Some(change) = nodes.recv().await {
+                s.on_node_change(&change, &i);
+            }
+        });
+        let mut pods = shared.get::<Pod>().subscribe();
+        let (s, i) = (sim.clone(), informers.clone());
+        tokio::spawn(async move {
+            while let Some(change) = pods.recv().await {
+                s.on_pod_change(&change, &i);
+            }
+        });
         tokio::spawn(sim.run(informers.clone()));
     }
     if enabled(NODE_LIFECYCLE_CONTROLLER) {
@@ -179,41 +157,6 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) {
     }
     if enabled(POD_GARBAGE_COLLECTOR) {
         tokio::spawn(podgc::run(client, informers, config));
-    }
-}
-
-/// A callback for every watch event of an informer.
-pub type Handler<K> = Arc<dyn Fn(&Event<K>) + Send + Sync>;
-
-/// Keeps `writer` in sync with the objects of `api` and calls `handler` for every event.
-async fn inform<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    mut writer: reflector::store::Writer<K>,
-    handler: Option<Handler<K>>,
-    synced: tokio::sync::watch::Sender<usize>,
-) where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let stream = watcher::watcher(api, config).default_backoff();
-    futures::pin_mut!(stream);
-    let mut first_sync = true;
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(event) => {
-                writer.apply_watcher_event(&event);
-                if let Some(h) = &handler {
-                    h(&event);
-                }
-                if first_sync && matches!(event, Event::InitDone) {
-                    first_sync = false;
-                    tracing::debug!(kind = %K::kind(&Default::default()), "node informer: synced");
-                    synced.send_modify(|n| *n += 1);
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "node informer: watch error"),
-        }
     }
 }
 

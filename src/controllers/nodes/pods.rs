@@ -9,10 +9,10 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::controllers::common::informer::Change;
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher::Event;
 use kube::{Api, Client};
 use parking_lot::{Mutex, RwLock};
 use serde_json::json;
@@ -22,7 +22,7 @@ use super::{now_seconds, podstatus, Informers};
 use crate::controllers::queue::WorkQueue;
 
 /// Workers (and queues) for pods.
-const SHARDS: usize = 4;
+const SHARDS: usize = 16;
 
 /// The last status the simulator wrote for a pod, with the resourceVersion it produced.
 #[derive(Clone)]
@@ -72,21 +72,27 @@ impl PodRunner {
         node.is_some_and(|n| self.nodes.read().contains_key(n))
     }
 
-    /// Reacts to a pod watch event.
-    pub fn on_event(&self, event: &Event<Pod>) {
-        match event {
-            Event::Apply(pod) | Event::InitApply(pod) => {
-                if self.on_node(pod) {
-                    let key = ObjectRef::from_obj(pod);
-                    self.queue(&key).add(key);
-                }
-            }
-            Event::Delete(pod) => {
+    /// Reacts to a change of a pod.
+    pub fn on_change(&self, change: &Change<Pod>, informers: &Informers) {
+        match change {
+            Change::Applied(pod) => self.pod_seen(pod),
+            Change::Deleted(pod) => {
                 let uid = pod.metadata.uid.clone().unwrap_or_default();
                 self.written.lock().remove(&uid);
                 self.release(&uid);
             }
-            Event::Init | Event::InitDone => {}
+            Change::Resync => {
+                for pod in informers.pods.state() {
+                    self.pod_seen(&pod);
+                }
+            }
+        }
+    }
+
+    fn pod_seen(&self, pod: &Pod) {
+        if self.on_node(pod) {
+            let key = ObjectRef::from_obj(pod);
+            self.queue(&key).add(key);
         }
     }
 

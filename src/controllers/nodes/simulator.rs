@@ -8,13 +8,13 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::controllers::common::informer::Change;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher::Event;
 use kube::{Api, Client};
 use parking_lot::RwLock;
 use serde_json::{json, Value};
@@ -70,29 +70,35 @@ impl Simulator {
         }
     }
 
-    /// Reacts to a Node watch event (called by the informer).
-    pub fn on_node_event(&self, event: &Event<Node>, informers: &Informers) {
-        match event {
-            Event::Apply(node) | Event::InitApply(node) => {
-                let name = node.metadata.name.clone().unwrap_or_default();
-                if is_simulated(node) || self.nodes.read().contains_key(&name) {
-                    self.queue.add(name);
-                }
-            }
-            Event::Delete(node) => {
+    /// Reacts to a change of a Node.
+    pub fn on_node_change(&self, change: &Change<Node>, informers: &Informers) {
+        match change {
+            Change::Applied(node) => self.node_seen(node),
+            Change::Deleted(node) => {
                 let name = node.metadata.name.clone().unwrap_or_default();
                 if self.nodes.write().remove(&name).is_some() {
                     tracing::info!(node = %name, "simulated node deleted");
                     self.pods.forget_node(&name, informers);
                 }
             }
-            Event::Init | Event::InitDone => {}
+            Change::Resync => {
+                for node in informers.nodes.state() {
+                    self.node_seen(&node);
+                }
+            }
         }
     }
 
-    /// Reacts to a Pod watch event (called by the informer).
-    pub fn on_pod_event(&self, event: &Event<k8s_openapi::api::core::v1::Pod>) {
-        self.pods.on_event(event);
+    fn node_seen(&self, node: &Node) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        if is_simulated(node) || self.nodes.read().contains_key(&name) {
+            self.queue.add(name);
+        }
+    }
+
+    /// Reacts to a change of a Pod.
+    pub fn on_pod_change(&self, change: &Change<Pod>, informers: &Informers) {
+        self.pods.on_change(change, informers);
     }
 
     /// Registers the configured nodes, then runs nodes, leases and pods until the process ends.

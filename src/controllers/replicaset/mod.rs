@@ -14,7 +14,6 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, ReplicationController};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::Api;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -23,10 +22,12 @@ use serde_json::Value;
 
 use super::common::controller_ref::controller_of;
 use super::common::expectations::Expectations;
-use super::common::informer::{next_change, Change, Informer};
+
+use super::common::informer::{next_change, Change, Informer, SharedInformers, Subscription};
+use super::common::pods::{controller_index, BY_CONTROLLER};
 use super::common::{key, label_selector};
 use super::events::Recorder;
-use super::queue::WorkQueue;
+use super::queue::{run_workers, WorkQueue};
 
 /// Name of the ReplicaSet controller (`--disable`, event source).
 pub const REPLICASET_CONTROLLER: &str = "replicaset-controller";
@@ -134,10 +135,14 @@ impl Replicated for ReplicationController {
     }
 }
 
+/// Syncs running at once (upstream's `--concurrent-replicaset-syncs` default).
+const WORKERS: usize = 5;
+
 /// Shared state of one running controller.
 pub(crate) struct Ctl<K: Replicated> {
     pub(crate) client: Client,
     pub(crate) pods: Store<Pod>,
+    pub(crate) pod_informer: Informer<Pod>,
     pub(crate) owners: Store<K>,
     pub(crate) queue: Arc<WorkQueue<String>>,
     pub(crate) expectations: Expectations,
@@ -146,22 +151,26 @@ pub(crate) struct Ctl<K: Replicated> {
 
 /// Starts the ReplicaSet and ReplicationController controllers not named in `disabled`, sharing
 /// `pods` (an informer over all pods).
-pub fn spawn(client: Client, pods: &Informer<Pod>, disabled: &[String]) {
+pub fn spawn(informers: &Arc<SharedInformers>, disabled: &[String]) {
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
     if enabled(REPLICASET_CONTROLLER) {
-        tokio::spawn(run::<ReplicaSet>(client.clone(), pods.clone()));
+        tokio::spawn(run::<ReplicaSet>(informers.clone()));
     }
     if enabled(REPLICATION_CONTROLLER) {
-        tokio::spawn(run::<ReplicationController>(client, pods.clone()));
+        tokio::spawn(run::<ReplicationController>(informers.clone()));
     }
 }
 
 /// Runs the controller for kind `K` until the process ends.
-pub async fn run<K: Replicated>(client: Client, pods: Informer<Pod>) {
-    let owners = Informer::spawn(Api::<K>::all(client.clone()));
+pub async fn run<K: Replicated>(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
+    let pods = informers.get::<Pod>();
+    pods.add_index(BY_CONTROLLER, Arc::new(controller_index));
+    let owners = informers.get::<K>();
     let ctl = Arc::new(Ctl {
         client: client.clone(),
         pods: pods.store(),
+        pod_informer: pods.clone(),
         owners: owners.store(),
         queue: WorkQueue::new(),
         expectations: Expectations::new(),
@@ -174,21 +183,12 @@ pub async fn run<K: Replicated>(client: Client, pods: Informer<Pod>) {
     }
     ctl.enqueue_all();
     tracing::info!(kind = K::KIND, "replica controller started");
-    loop {
-        let k = ctl.queue.next().await;
-        match ctl.sync(&k).await {
-            Ok(requeue) => {
-                ctl.queue.forget(&k);
-                if let Some(after) = requeue {
-                    ctl.queue.add_after(k, after);
-                }
-            }
-            Err(e) => {
-                tracing::debug!(kind = K::KIND, key = %k, error = %e, "sync failed; will retry");
-                ctl.queue.add_rate_limited(k);
-            }
-        }
-    }
+    let queue = ctl.queue.clone();
+    run_workers(queue, WORKERS, K::COMPONENT, move |k: String| {
+        let ctl = ctl.clone();
+        async move { ctl.sync(&k).await }
+    })
+    .await;
 }
 
 impl<K: Replicated> Ctl<K> {
@@ -223,10 +223,7 @@ impl<K: Replicated> Ctl<K> {
     }
 }
 
-async fn watch_owners<K: Replicated>(
-    ctl: Arc<Ctl<K>>,
-    mut rx: tokio::sync::broadcast::Receiver<Change<K>>,
-) {
+async fn watch_owners<K: Replicated>(ctl: Arc<Ctl<K>>, mut rx: Subscription<K>) {
     while let Some(change) = next_change(&mut rx).await {
         match change {
             Change::Applied(o) => ctl
@@ -242,10 +239,7 @@ async fn watch_owners<K: Replicated>(
     }
 }
 
-async fn watch_pods<K: Replicated>(
-    ctl: Arc<Ctl<K>>,
-    mut rx: tokio::sync::broadcast::Receiver<Change<Pod>>,
-) {
+async fn watch_pods<K: Replicated>(ctl: Arc<Ctl<K>>, mut rx: Subscription<Pod>) {
     while let Some(change) = next_change(&mut rx).await {
         match change {
             Change::Applied(p) | Change::Deleted(p) => ctl.enqueue_for_pod(&p),

@@ -18,7 +18,9 @@ use super::{min_ready_requeue, Ctl, Replicated, SyncError, Target, BURST_REPLICA
 use crate::controllers::common::controller_ref::{
     adopt, controller_of, controller_ref, decide, release, Claim,
 };
-use crate::controllers::common::pods::{is_active, is_available, is_ready, pods_to_delete};
+use crate::controllers::common::pods::{
+    is_active, is_available, is_ready, orphans_in, pods_to_delete, BY_CONTROLLER,
+};
 use crate::controllers::common::slow_start::slow_start_batch;
 use crate::controllers::common::{label_selector, split_key};
 use crate::controllers::events::{reference, EventType};
@@ -43,10 +45,14 @@ impl<K: Replicated> Ctl<K> {
                 .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
         };
         let needs_sync = self.expectations.satisfied(k, live);
+        // Upstream's `FilterPodsByOwner`: the pods this owner controls, and the orphans it
+        // may adopt.
+        let uid = t.meta.uid.as_deref().unwrap_or_default();
         let candidates: Vec<Arc<Pod>> = self
-            .pods
-            .state()
+            .pod_informer
+            .by_index(BY_CONTROLLER, uid)
             .into_iter()
+            .chain(self.pod_informer.by_index(BY_CONTROLLER, &orphans_in(ns)))
             .filter(|p| p.metadata.namespace.as_deref() == Some(ns) && is_active(p))
             .collect();
         let owned = self.claim_pods(&t, &selector, candidates).await?;

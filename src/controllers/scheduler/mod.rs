@@ -20,15 +20,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 
+use super::common::informer::{Change, Informer, SharedInformers};
 use super::events::{EventType, Recorder};
 use algorithm::Scheduler;
 use pending::Pending;
@@ -45,10 +43,10 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 /// What the watchers and binding tasks tell the scheduling loop.
 enum Msg {
-    Node(Box<Node>),
+    Node(Arc<Node>),
     NodeGone(String),
     NodesListed(HashSet<String>),
-    Pod(Box<Pod>),
+    Pod(Arc<Pod>),
     PodGone(String),
     PodsListed(HashSet<String>),
     Bound {
@@ -74,10 +72,10 @@ enum Report {
 }
 
 /// Runs the scheduler until the API connection is dropped for good.
-pub async fn run(client: Client) {
+pub async fn run(client: Client, informers: Arc<SharedInformers>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(watch_nodes(client.clone(), tx.clone()));
-    tokio::spawn(watch_pods(client.clone(), tx.clone()));
+    watch_nodes(informers.get::<Node>(), tx.clone());
+    watch_pods(informers.get::<Pod>(), tx.clone());
     let (report_tx, report_rx) = mpsc::channel(1000);
     tokio::spawn(reporter(client.clone(), report_rx));
     let mut state = State {
@@ -390,35 +388,35 @@ async fn reporter(client: Client, mut rx: mpsc::Receiver<Report>) {
     }
 }
 
-async fn watch_nodes(client: Client, tx: mpsc::UnboundedSender<Msg>) {
-    let api: Api<Node> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    let mut listing: Option<HashSet<String>> = None;
-    while let Some(event) = stream.next().await {
-        let msg = match event {
-            Ok(Event::Init) => {
-                listing = Some(HashSet::new());
-                continue;
-            }
-            Ok(Event::InitApply(n)) => {
-                if let (Some(seen), Some(name)) = (listing.as_mut(), n.metadata.name.clone()) {
-                    seen.insert(name);
+/// Feeds node changes from the shared informer into the scheduling loop.
+fn watch_nodes(informer: Informer<Node>, tx: mpsc::UnboundedSender<Msg>) {
+    let mut rx = informer.subscribe();
+    let store = informer.store();
+    tokio::spawn(async move {
+        while let Some(change) = rx.recv().await {
+            let msgs = match change {
+                Change::Applied(n) => vec![Msg::Node(n)],
+                Change::Deleted(n) => {
+                    vec![Msg::NodeGone(n.metadata.name.clone().unwrap_or_default())]
                 }
-                Msg::Node(Box::new(n))
+                Change::Resync => {
+                    let nodes = store.state();
+                    let names = nodes
+                        .iter()
+                        .filter_map(|n| n.metadata.name.clone())
+                        .collect();
+                    let mut msgs: Vec<Msg> = nodes.into_iter().map(Msg::Node).collect();
+                    msgs.push(Msg::NodesListed(names));
+                    msgs
+                }
+            };
+            for m in msgs {
+                if tx.send(m).is_err() {
+                    return;
+                }
             }
-            Ok(Event::InitDone) => Msg::NodesListed(listing.take().unwrap_or_default()),
-            Ok(Event::Apply(n)) => Msg::Node(Box::new(n)),
-            Ok(Event::Delete(n)) => Msg::NodeGone(n.metadata.name.unwrap_or_default()),
-            Err(e) => {
-                tracing::debug!(error = %e, "scheduler: node watch error");
-                continue;
-            }
-        };
-        if tx.send(msg).is_err() {
-            return;
         }
-    }
+    });
 }
 
 fn pod_key(p: &Pod) -> String {
@@ -429,33 +427,28 @@ fn pod_key(p: &Pod) -> String {
     )
 }
 
-async fn watch_pods(client: Client, tx: mpsc::UnboundedSender<Msg>) {
-    let api: Api<Pod> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    let mut listing: Option<HashSet<String>> = None;
-    while let Some(event) = stream.next().await {
-        let msg = match event {
-            Ok(Event::Init) => {
-                listing = Some(HashSet::new());
-                continue;
-            }
-            Ok(Event::InitApply(p)) => {
-                if let Some(seen) = listing.as_mut() {
-                    seen.insert(pod_key(&p));
+/// Feeds pod changes from the shared informer into the scheduling loop.
+fn watch_pods(informer: Informer<Pod>, tx: mpsc::UnboundedSender<Msg>) {
+    let mut rx = informer.subscribe();
+    let store = informer.store();
+    tokio::spawn(async move {
+        while let Some(change) = rx.recv().await {
+            let msgs = match change {
+                Change::Applied(p) => vec![Msg::Pod(p)],
+                Change::Deleted(p) => vec![Msg::PodGone(pod_key(&p))],
+                Change::Resync => {
+                    let pods = store.state();
+                    let keys = pods.iter().map(|p| pod_key(p)).collect();
+                    let mut msgs: Vec<Msg> = pods.into_iter().map(Msg::Pod).collect();
+                    msgs.push(Msg::PodsListed(keys));
+                    msgs
                 }
-                Msg::Pod(Box::new(p))
+            };
+            for m in msgs {
+                if tx.send(m).is_err() {
+                    return;
+                }
             }
-            Ok(Event::InitDone) => Msg::PodsListed(listing.take().unwrap_or_default()),
-            Ok(Event::Apply(p)) => Msg::Pod(Box::new(p)),
-            Ok(Event::Delete(p)) => Msg::PodGone(pod_key(&p)),
-            Err(e) => {
-                tracing::debug!(error = %e, "scheduler: pod watch error");
-                continue;
-            }
-        };
-        if tx.send(msg).is_err() {
-            return;
         }
-    }
+    });
 }

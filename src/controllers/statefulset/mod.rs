@@ -10,16 +10,14 @@ mod control;
 pub mod identity;
 mod pods;
 
+use crate::controllers::common::informer::SharedInformers;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::Client;
 
 use super::events::Recorder;
@@ -57,20 +55,21 @@ pub(crate) struct Ctx {
 }
 
 /// Spawns the StatefulSet and DaemonSet controllers unless `--disable`d by name.
-pub fn spawn_with_daemonset(client: &Client, enabled: &dyn Fn(&str) -> bool) {
+pub fn spawn_with_daemonset(informers: &Arc<SharedInformers>, enabled: &dyn Fn(&str) -> bool) {
     if enabled(NAME) {
-        tokio::spawn(run(client.clone()));
+        tokio::spawn(run(informers.clone()));
     }
     if enabled(super::daemonset::NAME) {
-        tokio::spawn(super::daemonset::run(client.clone()));
+        tokio::spawn(super::daemonset::run(informers.clone()));
     }
 }
 
 /// Runs the StatefulSet controller until the process ends.
-pub async fn run(client: Client) {
+pub async fn run(informers: Arc<SharedInformers>) {
+    let client = informers.client().clone();
     let queue: Arc<WorkQueue<Key>> = WorkQueue::new();
-    tokio::spawn(watch_sets(client.clone(), queue.clone()));
-    tokio::spawn(watch_pods(client.clone(), queue.clone()));
+    watch_sets(&informers, queue.clone());
+    watch_pods(&informers, queue.clone());
     let ctx = Ctx {
         recorder: Recorder::new(client.clone(), NAME, None),
         client,
@@ -92,41 +91,23 @@ pub async fn run(client: Client) {
     }
 }
 
-async fn watch_sets(client: Client, queue: Arc<WorkQueue<Key>>) {
-    let api: Api<StatefulSet> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(s)) | Ok(Event::InitApply(s)) => {
-                if let (Some(ns), Some(n)) = (s.metadata.namespace, s.metadata.name) {
-                    queue.add((ns, n));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "statefulset: watch error"),
+fn watch_sets(informers: &SharedInformers, queue: Arc<WorkQueue<Key>>) {
+    informers.get::<StatefulSet>().handle(move |s, deleted| {
+        if let (false, Some(ns), Some(n)) = (deleted, &s.metadata.namespace, &s.metadata.name) {
+            queue.add((ns.clone(), n.clone()));
         }
-    }
+    });
 }
 
-async fn watch_pods(client: Client, queue: Arc<WorkQueue<Key>>) {
-    let api: Api<Pod> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(p)) | Ok(Event::InitApply(p)) | Ok(Event::Delete(p)) => {
-                if let (Some(ns), Some(owner)) = (
-                    p.metadata.namespace.clone(),
-                    controller_of(&p.metadata, "StatefulSet"),
-                ) {
-                    queue.add((ns, owner));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "statefulset: pod watch error"),
+fn watch_pods(informers: &SharedInformers, queue: Arc<WorkQueue<Key>>) {
+    informers.get::<Pod>().handle(move |p, _| {
+        if let (Some(ns), Some(owner)) = (
+            p.metadata.namespace.clone(),
+            controller_of(&p.metadata, "StatefulSet"),
+        ) {
+            queue.add((ns, owner));
         }
-    }
+    });
 }
 
 /// One sync of the set `ns/name`; returns when to look again (minReadySeconds).
