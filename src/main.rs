@@ -7,6 +7,7 @@ use skiff::config::ServerConfig;
 
 /// mimalloc instead of glibc's allocator: the server allocates and frees many small JSON nodes
 /// from several threads, where glibc's arenas cost both CPU and resident memory (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -23,7 +23,7 @@ pub const ROOT: &str = "/registry/";
 
 /// How many recent events are kept for watches that resume from a resourceVersion.
 const EVENT_HISTORY: usize = 50_000;
-/// At most this many bytes of objects are kept in the event history; older events are dropped
+/// At most this many bytes of objects (and their previous states) are kept in the event history; older events are dropped
 /// first (a watch from before them gets 410 Gone and relists, as from upstream's watch cache).
 const EVENT_HISTORY_BYTES: usize = 64 << 20;
 
@@ -54,18 +54,66 @@ impl EventType {
 pub struct Cached {
     raw: Bytes,
     namespace: Box<str>,
-    labels: Option<Box<Map<String, Value>>>,
+    labels: CompactLabels,
+}
+
+/// An object's labels as one boxed slice of pairs, sorted by key: a fraction of the memory of a
+/// JSON map, which counts with tens of thousands of cached objects.
+#[derive(Debug, Default)]
+pub struct CompactLabels(Box<[(Box<str>, Box<str>)]>);
+
+impl CompactLabels {
+    /// The string-valued labels of `map`.
+    pub fn from_map(map: &Map<String, Value>) -> CompactLabels {
+        let mut pairs: Vec<(Box<str>, Box<str>)> = map
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().into(), v.as_str()?.into())))
+            .collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        CompactLabels(pairs.into_boxed_slice())
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes the labels hold.
+    fn size(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 32)
+            .sum::<usize>()
+    }
+}
+
+impl crate::selectors::Labels for CompactLabels {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
 }
 
 impl Cached {
     /// Encodes `v` (which carries its `resourceVersion`).
     pub fn from_value(v: &Value) -> Cached {
-        let raw = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+        let mut json = serde_json::to_vec(v).unwrap_or_default();
+        // The encoder grows its buffer by doubling; tens of thousands of cached objects would
+        // otherwise carry a third of unused capacity each.
+        json.shrink_to_fit();
+        let raw = Bytes::from(json);
         let labels = v
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
-            .filter(|m| !m.is_empty())
-            .map(|m| Box::new(m.clone()));
+            .map(CompactLabels::from_map)
+            .unwrap_or_default();
         let namespace = v
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -93,9 +141,9 @@ impl Cached {
         serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
     }
 
-    /// The object's labels, if it has any.
-    pub fn labels(&self) -> Option<&Map<String, Value>> {
-        self.labels.as_deref()
+    /// The object's labels.
+    pub fn labels(&self) -> &CompactLabels {
+        &self.labels
     }
 
     /// The object as a `PartialObjectMetadata` of meta.k8s.io `version`, written from its JSON
@@ -121,7 +169,7 @@ impl Cached {
 
     /// Memory the object holds (for bounding the event history).
     pub fn size(&self) -> usize {
-        self.raw.len() + self.labels.as_ref().map_or(0, |l| l.len() * 64)
+        self.raw.len() + self.labels.size()
     }
 }
 
@@ -140,6 +188,14 @@ pub struct CacheEvent {
     pub revision: Revision,
 }
 
+impl CacheEvent {
+    /// Memory the event keeps alive: the object and its previous state (counted even when a
+    /// newer event shares them, so the history bound is an upper bound).
+    fn size(&self) -> usize {
+        self.object.size() + self.prev.as_ref().map_or(0, |p| p.size())
+    }
+}
+
 struct State {
     objects: BTreeMap<String, Arc<Cached>>,
     revision: Revision,
@@ -148,12 +204,37 @@ struct State {
     history_bytes: usize,
     /// Events with a revision greater than this are all in `history`.
     history_floor: Revision,
+    /// Live events, one channel per watched prefix (a watcher only wakes for its own keys).
+    channels: Vec<(String, broadcast::Sender<Arc<CacheEvent>>)>,
+}
+
+/// Live events a channel holds for a slow watcher; one that falls further behind catches up
+/// from the event history (the channel's slots keep old versions alive, so it stays small).
+const CHANNEL_CAPACITY: usize = 1024;
+
+impl State {
+    /// A receiver of the live events under `prefix`.
+    fn subscribe(&mut self, prefix: &str) -> EventReceiver {
+        if let Some((_, tx)) = self.channels.iter().find(|(p, _)| p == prefix) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
+        self.channels.push((prefix.to_string(), tx));
+        rx
+    }
+
+    /// Hands `ev` to the channels whose prefix it falls under, dropping channels nobody
+    /// listens to any more.
+    fn publish(&mut self, ev: &Arc<CacheEvent>) {
+        self.channels.retain(|(prefix, tx)| {
+            !ev.key.starts_with(prefix.as_str()) || tx.send(ev.clone()).is_ok()
+        });
+    }
 }
 
 /// The in-memory copy of the store, kept current by a storage watch.
 pub struct WatchCache {
     state: RwLock<State>,
-    events: broadcast::Sender<Arc<CacheEvent>>,
     revision_tx: watch::Sender<Revision>,
     storage: SharedStorage,
 }
@@ -194,7 +275,6 @@ impl Snapshot {
 impl WatchCache {
     /// Loads every object and starts following the storage.
     pub async fn start(storage: SharedStorage) -> Result<Arc<WatchCache>, StorageError> {
-        let (events, _) = broadcast::channel(16_384);
         let (revision_tx, _) = watch::channel(0);
         let cache = Arc::new(WatchCache {
             state: RwLock::new(State {
@@ -203,8 +283,8 @@ impl WatchCache {
                 history: VecDeque::new(),
                 history_bytes: 0,
                 history_floor: 0,
+                channels: Vec::new(),
             }),
-            events,
             revision_tx,
             storage,
         });
@@ -325,17 +405,17 @@ impl WatchCache {
         };
         let ev = Arc::new(cache_event);
         st.revision = revision;
-        st.history_bytes += ev.object.size();
+        st.history_bytes += ev.size();
         st.history.push_back(ev.clone());
         while st.history.len() > EVENT_HISTORY || st.history_bytes > EVENT_HISTORY_BYTES {
             let Some(e) = st.history.pop_front() else {
                 break;
             };
-            st.history_bytes -= e.object.size();
+            st.history_bytes -= e.size();
             st.history_floor = e.revision;
         }
         // Sent under the lock so that subscribers see a gap-free sequence.
-        let _ = self.events.send(ev);
+        st.publish(&ev);
         drop(st);
         self.revision_tx.send_replace(revision);
     }
@@ -346,7 +426,7 @@ impl WatchCache {
         let mut st = self.state.write();
         while st.history.front().is_some_and(|e| e.revision <= revision) {
             if let Some(e) = st.history.pop_front() {
-                st.history_bytes -= e.object.size();
+                st.history_bytes -= e.size();
             }
         }
         st.history_floor = st.history_floor.max(revision);
@@ -394,6 +474,55 @@ impl WatchCache {
         }
     }
 
+    /// The objects under `prefix` from `start` on as they were at `revision`, rebuilt from the
+    /// current objects by undoing the newer events; `None` when the event history does not reach
+    /// back that far (or `revision` is in the future). Serves continue tokens and exact-revision
+    /// lists without touching storage, as upstream's watch cache does.
+    pub fn snapshot_at(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        revision: Revision,
+    ) -> Option<Snapshot> {
+        let st = self.state.read();
+        if revision < st.history_floor || revision > st.revision {
+            return None;
+        }
+        let from = start.unwrap_or(prefix);
+        let in_range = |k: &str| k.starts_with(prefix) && k >= from;
+        let mut objects: BTreeMap<&str, Arc<Cached>> = st
+            .objects
+            .range(from.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        for ev in st
+            .history
+            .iter()
+            .rev()
+            .take_while(|e| e.revision > revision)
+        {
+            if !in_range(&ev.key) {
+                continue;
+            }
+            match &ev.prev {
+                Some(prev) => {
+                    objects.insert(ev.key.as_str(), prev.clone());
+                }
+                None => {
+                    objects.remove(ev.key.as_str());
+                }
+            }
+        }
+        Some(Snapshot {
+            items: objects
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            revision,
+        })
+    }
+
     /// One cached object, encoded.
     pub fn get_cached(&self, key: &str) -> Option<Arc<Cached>> {
         self.state.read().objects.get(key).cloned()
@@ -411,7 +540,7 @@ impl WatchCache {
         prefix: &str,
         after: Revision,
     ) -> Result<(Vec<Arc<CacheEvent>>, EventReceiver), Revision> {
-        let st = self.state.read();
+        let mut st = self.state.write();
         if after < st.history_floor {
             return Err(st.history_floor);
         }
@@ -421,20 +550,25 @@ impl WatchCache {
             .filter(|e| e.revision > after && e.key.starts_with(prefix))
             .cloned()
             .collect();
-        let rx = self.events.subscribe();
+        let rx = st.subscribe(prefix);
         Ok((backlog, rx))
     }
 
-    /// The current state under `prefix` and a receiver of every later event.
-    pub fn list_and_watch(&self, prefix: &str) -> (Snapshot, broadcast::Receiver<Arc<CacheEvent>>) {
-        let st = self.state.read();
+    /// A receiver of the live events under `prefix` ([`ROOT`] for all of them).
+    pub fn subscribe(&self, prefix: &str) -> EventReceiver {
+        self.state.write().subscribe(prefix)
+    }
+
+    /// The current state under `prefix` and a receiver of every later event under it.
+    pub fn list_and_watch(&self, prefix: &str) -> (Snapshot, EventReceiver) {
+        let mut st = self.state.write();
         let items = st
             .objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let rx = self.events.subscribe();
+        let rx = st.subscribe(prefix);
         (
             Snapshot {
                 items,
@@ -448,4 +582,98 @@ impl WatchCache {
 /// Builds a stored key-value's object (used where the cache is bypassed).
 pub fn decode_kv(kv: &KeyValue) -> Option<Value> {
     decode(&kv.value, kv.mod_revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn obj(name: &str, v: u32) -> Bytes {
+        Bytes::from(format!(r#"{{"metadata":{{"name":"{name}"}},"v":{v}}}"#))
+    }
+
+    fn names_and_values(snap: &Snapshot) -> Vec<(String, u64)> {
+        snap.values()
+            .into_iter()
+            .map(|v| {
+                let name = v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                (name, v["v"].as_u64().unwrap_or(0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_labels_answer_selectors() {
+        let v = serde_json::json!({"metadata": {"labels": {"z": "1", "app": "web", "n": 3}}});
+        let c = Cached::from_value(&v);
+        assert_eq!(c.labels().len(), 2, "non-string values are dropped");
+        let sel = |s: &str| crate::selectors::Selector::parse(s).expect("selector");
+        assert!(sel("app=web,z=1").matches(c.labels()));
+        assert!(sel("app in (web,db),!n").matches(c.labels()));
+        assert!(!sel("app=db").matches(c.labels()));
+        assert!(!sel("missing").matches(c.labels()));
+    }
+
+    #[tokio::test]
+    async fn snapshot_at_undoes_later_events() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage: SharedStorage = Arc::new(
+            SqliteStorage::open(&dir.path().join("state.db"))
+                .await
+                .expect("open"),
+        );
+        let cache = WatchCache::start(storage.clone()).await.expect("cache");
+        let p = "/registry/things/";
+        let a = storage
+            .create(&format!("{p}a"), obj("a", 1))
+            .await
+            .expect("a");
+        storage
+            .create(&format!("{p}b"), obj("b", 1))
+            .await
+            .expect("b");
+        let r1 = storage.current_revision().await.expect("rev");
+        storage
+            .update(&format!("{p}a"), obj("a", 2), a.mod_revision)
+            .await
+            .expect("update");
+        storage
+            .delete(&format!("{p}b"), None)
+            .await
+            .expect("delete");
+        storage
+            .create(&format!("{p}c"), obj("c", 1))
+            .await
+            .expect("c");
+        storage
+            .create("/registry/other/x", obj("x", 1))
+            .await
+            .expect("x");
+        let now = storage.current_revision().await.expect("rev");
+        assert!(cache.wait_for(now, Duration::from_secs(3)).await);
+
+        let then = cache.snapshot_at(p, None, r1).expect("in history");
+        assert_eq!(then.revision, r1);
+        assert_eq!(
+            names_and_values(&then),
+            vec![("a".to_string(), 1), ("b".to_string(), 1)]
+        );
+        let from_b = cache
+            .snapshot_at(p, Some(&format!("{p}b")), r1)
+            .expect("in history");
+        assert_eq!(names_and_values(&from_b), vec![("b".to_string(), 1)]);
+        let current = cache.snapshot_at(p, None, now).expect("current");
+        assert_eq!(
+            names_and_values(&current),
+            vec![("a".to_string(), 2), ("c".to_string(), 1)]
+        );
+        assert!(
+            cache.snapshot_at(p, None, now + 1).is_none(),
+            "future revision"
+        );
+    }
 }

@@ -63,8 +63,7 @@ impl Filter {
         if self.is_everything() {
             return true;
         }
-        let empty = serde_json::Map::new();
-        if !self.labels.matches(obj.labels().unwrap_or(&empty)) {
+        if !self.labels.matches(obj.labels()) {
             return false;
         }
         self.fields.is_empty() || self.matches(&obj.value())

@@ -180,6 +180,7 @@ pub fn start(
         use rand::Rng;
         Duration::from_secs(rand::rng().random_range(1800..3600))
     });
+    let cache = store.cache.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
         for line in initial {
@@ -213,8 +214,27 @@ pub fn start(
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = tx.send(error_line(&ApiError::expired(format!("too old resource version: {last}")))).await;
-                        return;
+                        // Fell behind the live channel: catch up from the event history while
+                        // it still reaches back far enough (else 410, as upstream).
+                        match cache.watch(&prefix, last) {
+                            Ok((backlog, fresh)) => {
+                                tracing::debug!(%prefix, last, backlog = backlog.len(), "watch fell behind; resumed from the event history");
+                                rx = fresh;
+                                for ev in backlog {
+                                    last = ev.revision;
+                                    if let Some(t) = transition(&ev, &filter) {
+                                        if tx.send(enc.event(t, &ev.object)).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                            Err(floor) => {
+                                tracing::info!(%prefix, last, floor, "watch fell behind the event history; ending it with 410");
+                                let _ = tx.send(error_line(&ApiError::expired(format!("too old resource version: {last}")))).await;
+                                return;
+                            }
+                        }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }

@@ -108,7 +108,9 @@ fn affected(kind: EventType, key: &str) -> Option<String> {
 
 /// Makes the objects for every existing namespace, then keeps them in a background task.
 pub async fn start(app: Arc<App>, ca: String) {
-    let (snap, mut rx) = app.store.cache.list_and_watch("/registry/namespaces/");
+    // Namespaces, their default ServiceAccount and root CA ConfigMap: every event is looked at.
+    let mut rx = app.store.cache.subscribe(crate::api::cache::ROOT);
+    let snap = app.store.cache.snapshot("/registry/namespaces/", None);
     for ns in snap.values() {
         ensure_namespace(&app, ns.name(), &ca).await;
     }

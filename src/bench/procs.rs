@@ -43,6 +43,11 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // `SKIFF_BENCH_KEEP=1` keeps the directories (server logs, data) for a look afterwards.
+        if std::env::var_os("SKIFF_BENCH_KEEP").is_some() {
+            eprintln!("  kept {}", self.path.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
@@ -152,7 +157,10 @@ impl ServerProcess {
             .arg("--datastore-endpoint")
             .arg(datastore_endpoint)
             .args(extra)
-            .env("SKIFF_LOG", "warn")
+            .env(
+                "SKIFF_LOG",
+                std::env::var("SKIFF_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

@@ -53,20 +53,31 @@ pub enum ControllerError {
 }
 
 /// A client for `server` (e.g. `https://127.0.0.1:6443`) authenticating with a certificate for
-/// `user` in `groups`, issued by the cluster CA.
+/// `user` in `groups`, issued by the cluster CA, sending `User-Agent: <component>/<version>` (the
+/// API server names field managers after it, as `kubectl get --show-managed-fields` shows).
 pub async fn client_for(
     pki: &Pki,
     server: &str,
     user: &str,
     groups: &[&str],
+    component: &str,
 ) -> Result<Client, ControllerError> {
     let (cert, key) = pki.client_cert(user, groups)?;
     let kubeconfig = crate::pki::kubeconfig(server, &pki.ca_cert, &cert, &key);
-    let config = kube::Config::from_custom_kubeconfig(
+    let mut config = kube::Config::from_custom_kubeconfig(
         Kubeconfig::from_yaml(&kubeconfig)?,
         &KubeConfigOptions::default(),
     )
     .await?;
+    let agent = format!(
+        "{component}/v{} ({}/{}) skiff",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&agent) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
     Ok(Client::try_from(config)?)
 }
 
@@ -75,11 +86,25 @@ pub async fn client_for(
 pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), ControllerError> {
     let disabled = &cfg.disable;
     // No RBAC yet: the controllers act as cluster admins.
-    let client = client_for(pki, server, CONTROLLER_USER, &["system:masters"]).await?;
+    let client = client_for(
+        pki,
+        server,
+        CONTROLLER_USER,
+        &["system:masters"],
+        "kube-controller-manager",
+    )
+    .await?;
     let informers = SharedInformers::new(client.clone());
     let enabled = |name: &str| !disabled.iter().any(|d| d == name);
     if enabled(scheduler::DISABLE_NAME) {
-        let sc = client_for(pki, server, scheduler::SCHEDULER_USER, &["system:masters"]).await?;
+        let sc = client_for(
+            pki,
+            server,
+            scheduler::SCHEDULER_USER,
+            &["system:masters"],
+            "kube-scheduler",
+        )
+        .await?;
         tokio::spawn(scheduler::run(sc, informers.clone()));
     }
     if enabled(GARBAGE_COLLECTOR) {

@@ -302,7 +302,7 @@ fn namespace_of(store: &Store, obj: &Cached) -> Option<String> {
 pub fn spawn_controller(app: Arc<App>) {
     tokio::spawn(async move {
         let store = &app.store;
-        let mut rx_all = store.cache.list_and_watch(PREFIX).1;
+        let mut rx_all = store.cache.subscribe(crate::api::cache::ROOT);
         let mut dirty = all_quota_namespaces(store);
         loop {
             for ns in std::mem::take(&mut dirty) {

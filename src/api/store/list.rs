@@ -81,6 +81,9 @@ impl Store {
             }
             let t = decode_continue(token)?;
             let start = format!("{prefix}{}", t.start);
+            if let Some(snap) = self.cache.snapshot_at(&prefix, Some(&start), t.rv) {
+                return Ok(page_from_snapshot(snap, &prefix, opts.limit, &filter));
+            }
             return self
                 .list_from_storage(res, &prefix, Some(&start), t.rv, opts.limit, &filter)
                 .await;
@@ -91,6 +94,9 @@ impl Store {
                 return Err(ApiError::bad_request(
                     "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
                 ));
+            }
+            if let Some(snap) = self.cache.snapshot_at(&prefix, None, r) {
+                return Ok(page_from_snapshot(snap, &prefix, opts.limit, &filter));
             }
             return self
                 .list_from_storage(res, &prefix, None, r, opts.limit, &filter)
@@ -112,13 +118,7 @@ impl Store {
             }
         }
         let snap = self.cache.snapshot(&prefix, None);
-        Ok(page_from_snapshot(
-            snap,
-            &prefix,
-            opts.limit,
-            &filter,
-            rv == Some("0"),
-        ))
+        Ok(page_from_snapshot(snap, &prefix, opts.limit, &filter))
     }
 
     /// How many keys under `prefix` from `start` on existed at `revision` (for `remainingItemCount`).
@@ -198,13 +198,7 @@ impl Store {
     }
 }
 
-fn page_from_snapshot(
-    snap: Snapshot,
-    prefix: &str,
-    limit: i64,
-    filter: &Filter,
-    _any: bool,
-) -> ListResult {
+fn page_from_snapshot(snap: Snapshot, prefix: &str, limit: i64, filter: &Filter) -> ListResult {
     let revision = snap.revision;
     let mut items = Vec::new();
     let total = snap.items.len();

@@ -10,6 +10,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
@@ -132,10 +133,28 @@ impl Synced {
     }
 }
 
-/// Drops what no controller reads from cached objects (`managedFields` are a large share of
-/// every object and only the API server uses them).
-fn slim<K: Resource>(mut obj: K) -> K {
+/// Drops what no controller reads from cached objects (client-go's informer transforms):
+/// `managedFields` (a large share of every object; only the API server uses them) and, of pods,
+/// every volume but claims (`persistentVolumeClaim`, `ephemeral`) and the containers' volume
+/// mounts — a typed volume takes 3 KiB whatever its source. Components that need a pod whole
+/// (the kubelet) watch their own pods.
+fn slim<K: Resource + 'static>(mut obj: K) -> K {
     obj.meta_mut().managed_fields = None;
+    if let Some(pod) = (&mut obj as &mut dyn Any).downcast_mut::<Pod>() {
+        if let Some(spec) = pod.spec.as_mut() {
+            if let Some(volumes) = spec.volumes.as_mut() {
+                volumes.retain(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some());
+                volumes.shrink_to_fit();
+            }
+            let containers = spec
+                .containers
+                .iter_mut()
+                .chain(spec.init_containers.iter_mut().flatten());
+            for c in containers {
+                c.volume_mounts = None;
+            }
+        }
+    }
     obj
 }
 

@@ -121,6 +121,12 @@ async fn discover_until_ok(client: &Client) -> Resources {
     }
 }
 
+/// Upstream's `DefaultIgnoredResources`: Events are never owners nor owned in practice, and
+/// there are many of them, so the graph leaves them out.
+fn ignored(served: &Served) -> bool {
+    served.ar.plural == "events" && matches!(served.ar.group.as_str(), "" | "events.k8s.io")
+}
+
 /// Starts a monitor for every listable, watchable and deletable resource not monitored yet;
 /// returns the keys of those started.
 fn start_monitors(
@@ -130,7 +136,10 @@ fn start_monitors(
     tx: &mpsc::UnboundedSender<MonitorEvent>,
 ) -> HashSet<String> {
     let mut started = HashSet::new();
-    for served in resources.preferred().filter(|s| s.supports(GC_VERBS)) {
+    let monitored = resources
+        .preferred()
+        .filter(|s| s.supports(GC_VERBS) && !ignored(s));
+    for served in monitored {
         let key = served.key();
         if monitors.get(&key).is_some_and(|h| !h.is_finished()) {
             continue;

@@ -37,7 +37,7 @@ pub struct PodRunner {
     client: Client,
     nodes: Arc<RwLock<HashMap<String, SimNode>>>,
     shards: Arc<Vec<Arc<WorkQueue<ObjectRef<Pod>>>>>,
-    /// Pod uid → last written status.
+    /// Pod uid → last written status, until the pod cache shows it.
     written: Arc<Mutex<HashMap<String, Written>>>,
     /// Node → host offsets in use in its pod CIDR, and pod uid → (node, offset).
     ips: Arc<Mutex<Ips>>,
@@ -90,6 +90,16 @@ impl PodRunner {
     }
 
     fn pod_seen(&self, pod: &Pod) {
+        // Once the cache shows what was written, the copy kept of it is no longer needed.
+        if let Some(uid) = &pod.metadata.uid {
+            let mut written = self.written.lock();
+            if written
+                .get(uid)
+                .is_some_and(|w| w.revision <= revision(pod))
+            {
+                written.remove(uid);
+            }
+        }
         if self.on_node(pod) {
             let key = ObjectRef::from_obj(pod);
             self.queue(&key).add(key);
