@@ -46,7 +46,7 @@ pub fn pause_elf() -> Vec<u8> {
     code.extend_from_slice(&[0xb8, 231, 0, 0, 0]); // mov eax, 231 (exit_group)
     code.extend_from_slice(&[0x31, 0xff]); // xor edi, edi
     code.extend_from_slice(&[0x0f, 0x05]); // syscall
-    while code.len() % 8 != 0 {
+    while !code.len().is_multiple_of(8) {
         code.push(0x90);
     }
     let act = code.len();
