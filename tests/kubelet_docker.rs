@@ -130,6 +130,26 @@ fn pods_run_as_docker_containers() {
     let ids = docker(&["ps", "-q", "--filter", &filter]);
     assert_eq!(ids.split_whitespace().count(), 2, "sandbox + app: {ids}");
 
+    // After kill -9 and a restart the kubelet adopts the running containers (no duplicates).
+    let mut s = s;
+    s.kill9();
+    s.spawn();
+    std::thread::sleep(Duration::from_secs(6));
+    let after = docker(&["ps", "-aq", "--filter", &filter]);
+    assert_eq!(
+        after.split_whitespace().count(),
+        2,
+        "after restart: {after}"
+    );
+    let cid_after = jsonpath(
+        &s,
+        &ns,
+        "pod/b",
+        "{.status.containerStatuses[0].containerID}",
+    );
+    assert_eq!(cid_after, cid, "the container was adopted, not replaced");
+    assert_eq!(jsonpath(&s, &ns, "pod/b", "{.status.phase}"), "Running");
+
     // Logs of a pod that echoes lines.
     s.kubectl_ok(&[
         "-n",
