@@ -19,6 +19,7 @@ pub mod handler;
 pub mod metrics;
 pub mod object;
 pub mod patch;
+pub mod podlogs;
 pub mod registry;
 pub mod request;
 pub mod resource;

@@ -112,6 +112,20 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             .map(|r| ("create", r))
             .map_err(|e| ("create", e));
     }
+    if method == Method::GET
+        && info.subresource.as_deref() == Some("log")
+        && res.rt.plural == "pods"
+        && ns.is_some()
+    {
+        let (ns, name) = (
+            ns.as_deref().unwrap_or_default(),
+            info.name.as_deref().unwrap_or_default(),
+        );
+        return super::podlogs::serve(app, &res, ns, name, &query)
+            .await
+            .map(|r| ("get", r))
+            .map_err(|e| ("get", e));
+    }
     let is_watch = info.watch_path || query.flag("watch");
     let verb: &'static str = match (&method, info.name.is_some(), info.subresource.is_some()) {
         (&Method::GET, false, _) if is_watch => "watch",

@@ -115,6 +115,9 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Co
     deployment::start_workload_controllers(&informers, disabled);
     endpoints::spawn_all(&informers, disabled);
     nodes::start(&informers, cfg);
+    if enabled(crate::kubelet::DISABLE_NAME) {
+        crate::kubelet::spawn(pki, server, cfg);
+    }
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

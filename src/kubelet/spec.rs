@@ -1,0 +1,282 @@
+//! Pod spec → Docker container configuration: the sandbox (pause image, pod hostname, the
+//! node's bridge network or the host's) and app containers joining its namespaces, with
+//! command/args, workingDir, env (values and `fieldRef`s, `$(VAR)` expansion as upstream) and
+//! the labels the kubelet finds them by.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use k8s_openapi::api::core::v1::{Container, Pod};
+
+use super::pause::{PAUSE_IMAGE, PAUSE_PATH};
+use super::{
+    ATTEMPT_LABEL, CLUSTER_LABEL, CONTAINER_LABEL, MANAGED_LABEL, POD_NAMESPACE_LABEL,
+    POD_NAME_LABEL, POD_UID_LABEL, SANDBOX_NAME,
+};
+
+/// Values `fieldRef`s may point at that are not in the pod object yet.
+#[derive(Clone, Debug, Default)]
+pub struct PodRuntimeInfo {
+    /// The pod's IP (the sandbox's).
+    pub pod_ip: String,
+    /// The node's IP.
+    pub host_ip: String,
+}
+
+/// Whether the pod uses the host's network namespace.
+pub fn host_network(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false)
+}
+
+/// The labels of a container of `pod` (`container` is [`SANDBOX_NAME`] for the sandbox).
+pub fn labels(pod: &Pod, cluster: &str, container: &str, attempt: i32) -> HashMap<String, String> {
+    let meta = &pod.metadata;
+    HashMap::from([
+        (MANAGED_LABEL.to_string(), "true".to_string()),
+        (CLUSTER_LABEL.to_string(), cluster.to_string()),
+        (
+            POD_UID_LABEL.to_string(),
+            meta.uid.clone().unwrap_or_default(),
+        ),
+        (
+            POD_NAMESPACE_LABEL.to_string(),
+            meta.namespace.clone().unwrap_or_default(),
+        ),
+        (
+            POD_NAME_LABEL.to_string(),
+            meta.name.clone().unwrap_or_default(),
+        ),
+        (CONTAINER_LABEL.to_string(), container.to_string()),
+        (ATTEMPT_LABEL.to_string(), attempt.to_string()),
+    ])
+}
+
+/// Docker's name for a container, as dockershim named them:
+/// `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`.
+pub fn docker_name(pod: &Pod, container: &str, attempt: i32) -> String {
+    let meta = &pod.metadata;
+    format!(
+        "k8s_{container}_{}_{}_{}_{attempt}",
+        meta.name.as_deref().unwrap_or_default(),
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.uid.as_deref().unwrap_or_default()
+    )
+}
+
+/// The sandbox of `pod`: the pause program on `network` (or the host's network).
+pub fn sandbox_config(pod: &Pod, cluster: &str, network: &str) -> ContainerCreateBody {
+    let host = host_network(pod);
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let hostname = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.clone())
+        .unwrap_or_else(|| name.chars().take(63).collect());
+    ContainerCreateBody {
+        image: Some(PAUSE_IMAGE.to_string()),
+        entrypoint: Some(vec![PAUSE_PATH.to_string()]),
+        hostname: (!host).then_some(hostname),
+        labels: Some(labels(pod, cluster, SANDBOX_NAME, 0)),
+        host_config: Some(HostConfig {
+            network_mode: Some(if host { "host" } else { network }.to_string()),
+            ipc_mode: Some("shareable".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An app container of `pod` joining the sandbox `sandbox_id`.
+pub fn container_config(
+    pod: &Pod,
+    c: &Container,
+    cluster: &str,
+    sandbox_id: &str,
+    attempt: i32,
+    info: &PodRuntimeInfo,
+) -> ContainerCreateBody {
+    let env = env(pod, c, info);
+    let vars: HashMap<&str, &str> = env.iter().filter_map(|e| e.split_once('=')).collect();
+    let expand_all = |list: &Option<Vec<String>>| {
+        list.as_ref()
+            .map(|l| l.iter().map(|s| expand(s, &vars)).collect::<Vec<String>>())
+    };
+    let command: Option<Vec<String>> = expand_all(&c.command);
+    let args: Option<Vec<String>> = expand_all(&c.args);
+    // Upstream: `command` replaces the image's entrypoint (and drops its cmd), `args` its cmd.
+    let (entrypoint, cmd) = match (command, args) {
+        (Some(cmd), args) => (Some(cmd), Some(args.unwrap_or_default())),
+        (None, args) => (None, args),
+    };
+    ContainerCreateBody {
+        image: c.image.clone(),
+        entrypoint,
+        cmd,
+        env: Some(env),
+        working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
+        tty: c.tty,
+        open_stdin: c.stdin,
+        labels: Some(labels(pod, cluster, &c.name, attempt)),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{sandbox_id}")),
+            ipc_mode: Some(format!("container:{sandbox_id}")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The container's environment as `NAME=value`, in order, later entries seeing earlier ones.
+pub fn env(pod: &Pod, c: &Container, info: &PodRuntimeInfo) -> Vec<String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in c.env.iter().flatten() {
+        let value = if let Some(v) = &e.value {
+            let vars: HashMap<&str, &str> =
+                out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            expand(v, &vars)
+        } else if let Some(field) = e.value_from.as_ref().and_then(|f| f.field_ref.as_ref()) {
+            field_value(pod, &field.field_path, info).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.retain(|(k, _)| k != &e.name);
+        out.push((e.name.clone(), value));
+    }
+    out.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// The value of a downward-API field path, e.g. `metadata.name`, `status.podIP`,
+/// `metadata.labels['app']`.
+pub fn field_value(pod: &Pod, path: &str, info: &PodRuntimeInfo) -> Option<String> {
+    let meta = &pod.metadata;
+    let spec = pod.spec.as_ref();
+    let map_key = |prefix: &str| {
+        path.strip_prefix(prefix)?
+            .strip_suffix("']")
+            .map(str::to_string)
+    };
+    if let Some(key) = map_key("metadata.labels['") {
+        return meta.labels.as_ref()?.get(&key).cloned();
+    }
+    if let Some(key) = map_key("metadata.annotations['") {
+        return meta.annotations.as_ref()?.get(&key).cloned();
+    }
+    match path {
+        "metadata.name" => meta.name.clone(),
+        "metadata.namespace" => meta.namespace.clone(),
+        "metadata.uid" => meta.uid.clone(),
+        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()),
+        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()),
+        "status.podIP" | "status.podIPs" => Some(info.pod_ip.clone()),
+        "status.hostIP" | "status.hostIPs" => Some(info.host_ip.clone()),
+        _ => None,
+    }
+}
+
+/// Upstream's `$(VAR)` expansion: defined variables are replaced, `$$` is a literal `$`,
+/// anything else stays as written.
+pub fn expand(input: &str, vars: &HashMap<&str, &str>) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('(') {
+            match body.find(')') {
+                Some(end) => {
+                    let name = &body[..end];
+                    match vars.get(name) {
+                        Some(v) => out.push_str(v),
+                        None => {
+                            out.push_str("$(");
+                            out.push_str(name);
+                            out.push(')');
+                        }
+                    }
+                    rest = &body[end + 1..];
+                }
+                None => {
+                    out.push_str("$(");
+                    rest = body;
+                }
+            }
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "labels": {"app": "web"}},
+            "spec": {"nodeName": "n1", "containers": [{
+                "name": "c", "image": "busybox:1.35", "command": ["sh", "-c"],
+                "args": ["echo $(GREETING) $$HOME $(MISSING)"],
+                "env": [
+                    {"name": "WHO", "value": "world"},
+                    {"name": "GREETING", "value": "hello $(WHO)"},
+                    {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                ],
+            }]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn env_values_field_refs_and_expansion() {
+        let pod = pod();
+        let c = &pod.spec.as_ref().unwrap().containers[0];
+        let info = PodRuntimeInfo {
+            pod_ip: "10.42.0.5".into(),
+            host_ip: "192.168.1.2".into(),
+        };
+        let cfg = container_config(&pod, c, "cl", "sbx", 2, &info);
+        assert_eq!(
+            cfg.env.clone().unwrap(),
+            vec![
+                "WHO=world",
+                "GREETING=hello world",
+                "POD=p",
+                "IP=10.42.0.5",
+                "APP=web"
+            ]
+        );
+        assert_eq!(cfg.entrypoint.unwrap(), vec!["sh", "-c"]);
+        assert_eq!(cfg.cmd.unwrap(), vec!["echo hello world $HOME $(MISSING)"]);
+        let labels = cfg.labels.unwrap();
+        assert_eq!(labels[ATTEMPT_LABEL], "2");
+        assert_eq!(labels[POD_UID_LABEL], "u1");
+        assert_eq!(
+            cfg.host_config.unwrap().network_mode.as_deref(),
+            Some("container:sbx")
+        );
+    }
+
+    #[test]
+    fn args_alone_keep_the_image_entrypoint() {
+        let mut pod = pod();
+        let spec = pod.spec.as_mut().unwrap();
+        spec.containers[0].command = None;
+        spec.containers[0].args = Some(vec!["sleep".into(), "3600".into()]);
+        let c = spec.containers[0].clone();
+        let cfg = container_config(&pod, &c, "cl", "sbx", 0, &PodRuntimeInfo::default());
+        assert_eq!(cfg.entrypoint, None);
+        assert_eq!(cfg.cmd.unwrap(), vec!["sleep", "3600"]);
+        assert_eq!(docker_name(&pod, "c", 0), "k8s_c_p_ns_u1_0");
+    }
+}

@@ -1,0 +1,320 @@
+//! Pod status from what Docker shows (pure, so it is unit-tested): container states with
+//! upstream's reasons (ContainerCreating, Completed, Error, OOMKilled, CrashLoopBackOff,
+//! ErrImagePull…), restart counts, `lastState`, the phase by upstream's `getPhase`, and the
+//! conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready, PodScheduled.
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::controllers::nodes::podstatus::{normalize_image, qos_class};
+
+/// The state of one Docker container.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    /// Created, not started yet.
+    Created,
+    /// Running since `started_at`.
+    Running {
+        /// Start time.
+        started_at: Timestamp,
+    },
+    /// Exited.
+    Exited {
+        /// Exit code.
+        exit_code: i32,
+        /// `Completed`, `Error` or `OOMKilled`.
+        reason: String,
+        /// Docker's error message, if any.
+        message: Option<String>,
+        /// Start time (`None` if it never started).
+        started_at: Option<Timestamp>,
+        /// End time.
+        finished_at: Option<Timestamp>,
+    },
+}
+
+/// One Docker container of a pod's container, as observed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// Docker id.
+    pub id: String,
+    /// Restarts before this container was created.
+    pub attempt: i32,
+    /// `docker-pullable://repo@sha256:…` or `docker://sha256:…`.
+    pub image_id: String,
+    /// State.
+    pub state: RunState,
+}
+
+impl Observed {
+    /// Whether the container has exited.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, RunState::Exited { .. })
+    }
+
+    fn terminated(&self) -> Option<ContainerStateTerminated> {
+        let RunState::Exited {
+            exit_code,
+            reason,
+            message,
+            started_at,
+            finished_at,
+        } = &self.state
+        else {
+            return None;
+        };
+        Some(ContainerStateTerminated {
+            exit_code: *exit_code,
+            reason: Some(reason.clone()),
+            message: message.clone().filter(|m| !m.is_empty()),
+            started_at: started_at.map(Time),
+            finished_at: finished_at.map(Time),
+            container_id: Some(format!("docker://{}", self.id)),
+            signal: None,
+        })
+    }
+}
+
+/// What the kubelet knows about one container of the pod spec.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerView {
+    /// The container's name in the spec.
+    pub name: String,
+    /// The spec's image.
+    pub image: String,
+    /// The latest Docker container.
+    pub current: Option<Observed>,
+    /// The one before (for `lastState`).
+    pub previous: Option<Observed>,
+    /// Why it waits, when the kubelet holds it back (image pull errors, restart back-off).
+    pub waiting: Option<(String, Option<String>)>,
+}
+
+/// Everything the pod's status is computed from.
+#[derive(Clone, Debug, Default)]
+pub struct PodView {
+    /// The sandbox runs (and has its IP).
+    pub sandbox_ready: bool,
+    /// The pod's IP.
+    pub pod_ip: Option<String>,
+    /// The node's IP.
+    pub host_ip: String,
+    /// The spec's containers, in order.
+    pub containers: Vec<ContainerView>,
+}
+
+fn waiting(reason: &str, message: Option<String>) -> ContainerState {
+    ContainerState {
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.to_string()),
+            message,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The status of one container.
+pub fn container_status(v: &ContainerView) -> ContainerStatus {
+    let mut cs = ContainerStatus {
+        name: v.name.clone(),
+        image: normalize_image(&v.image),
+        started: Some(false),
+        ..Default::default()
+    };
+    let last = |o: &Option<Observed>| {
+        o.as_ref()
+            .and_then(Observed::terminated)
+            .map(|t| ContainerState {
+                terminated: Some(t),
+                ..Default::default()
+            })
+    };
+    match &v.current {
+        None => {
+            let (reason, message) = v
+                .waiting
+                .clone()
+                .unwrap_or_else(|| ("ContainerCreating".to_string(), None));
+            cs.state = Some(waiting(&reason, message));
+        }
+        Some(cur) => {
+            cs.container_id = Some(format!("docker://{}", cur.id));
+            cs.image_id = cur.image_id.clone();
+            cs.restart_count = cur.attempt;
+            cs.last_state = last(&v.previous);
+            match &cur.state {
+                RunState::Created => {
+                    cs.state = Some(waiting("ContainerCreating", None));
+                }
+                RunState::Running { started_at } => {
+                    cs.ready = true;
+                    cs.started = Some(true);
+                    cs.state = Some(ContainerState {
+                        running: Some(ContainerStateRunning {
+                            started_at: Some(Time(*started_at)),
+                        }),
+                        ..Default::default()
+                    });
+                }
+                RunState::Exited { .. } => match &v.waiting {
+                    // Waiting to be restarted: the exit is the last state.
+                    Some((reason, message)) => {
+                        cs.state = Some(waiting(reason, message.clone()));
+                        cs.last_state = last(&v.current);
+                    }
+                    None => {
+                        cs.state = Some(ContainerState {
+                            terminated: cur.terminated(),
+                            ..Default::default()
+                        });
+                    }
+                },
+            }
+        }
+    }
+    cs
+}
+
+/// Upstream's `getPhase` for the containers' statuses under `policy`.
+pub fn phase(statuses: &[ContainerStatus], policy: &str) -> &'static str {
+    let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    for cs in statuses {
+        let state = cs.state.clone().unwrap_or_default();
+        if state.running.is_some() {
+            running += 1;
+        } else if let Some(t) = &state.terminated {
+            stopped += 1;
+            if t.exit_code == 0 {
+                succeeded += 1;
+            }
+        } else if cs
+            .last_state
+            .as_ref()
+            .is_some_and(|l| l.terminated.is_some())
+        {
+            stopped += 1;
+        } else {
+            waiting += 1;
+        }
+    }
+    if waiting > 0 || statuses.is_empty() {
+        return "Pending";
+    }
+    if running > 0 {
+        return "Running";
+    }
+    match policy {
+        "Always" => "Running",
+        "OnFailure" if stopped == succeeded => "Succeeded",
+        "OnFailure" => "Running",
+        _ if stopped == succeeded => "Succeeded",
+        _ => "Failed",
+    }
+}
+
+/// The pod's status at `now` from `view`, keeping transition times (and conditions set by
+/// others) of `old`.
+pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) -> PodStatus {
+    let policy = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.clone())
+        .unwrap_or_else(|| "Always".to_string());
+    let statuses: Vec<ContainerStatus> = view.containers.iter().map(container_status).collect();
+    let phase = phase(&statuses, &policy);
+    let terminal = phase == "Succeeded" || phase == "Failed";
+    let unready: Vec<&str> = statuses
+        .iter()
+        .filter(|c| !c.ready)
+        .map(|c| c.name.as_str())
+        .collect();
+    let (reason, message) = if unready.is_empty() {
+        (None, None)
+    } else if phase == "Succeeded" {
+        (Some("PodCompleted"), None)
+    } else {
+        (
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
+        )
+    };
+    let mut conditions = Vec::new();
+    let mut cond = |type_: &str, ok: bool, reason: Option<&str>, message: Option<String>| {
+        conditions.push(condition(old, type_, ok, reason, message, now));
+    };
+    cond(
+        "PodReadyToStartContainers",
+        view.sandbox_ready && !terminal,
+        None,
+        None,
+    );
+    cond("Initialized", true, None, None);
+    cond("Ready", unready.is_empty(), reason, message.clone());
+    cond("ContainersReady", unready.is_empty(), reason, message);
+    cond("PodScheduled", true, None, None);
+    for c in old.conditions.iter().flatten() {
+        if !conditions.iter().any(|n| n.type_ == c.type_) {
+            conditions.push(c.clone());
+        }
+    }
+    let mut status = old.clone();
+    status.phase = Some(phase.to_string());
+    status.conditions = Some(conditions);
+    status.container_statuses = Some(statuses);
+    status.host_ip = Some(view.host_ip.clone());
+    status.host_ips = Some(vec![HostIP {
+        ip: view.host_ip.clone(),
+    }]);
+    if let Some(ip) = view.pod_ip.clone().filter(|ip| !ip.is_empty()) {
+        status.pod_ip = Some(ip.clone());
+        status.pod_ips = Some(vec![PodIP { ip }]);
+    }
+    status.start_time.get_or_insert(Time(now));
+    status.qos_class = Some(qos_class(pod));
+    status
+}
+
+fn condition(
+    old: &PodStatus,
+    type_: &str,
+    ok: bool,
+    reason: Option<&str>,
+    message: Option<String>,
+    now: Timestamp,
+) -> PodCondition {
+    let status = if ok { "True" } else { "False" };
+    let prev = old.conditions.iter().flatten().find(|c| c.type_ == type_);
+    let transition = match prev {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => Some(Time(now)),
+    };
+    PodCondition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        last_transition_time: transition,
+        reason: reason.map(str::to_string),
+        message,
+        ..Default::default()
+    }
+}
+
+/// A Docker timestamp (RFC 3339 with nanoseconds) to whole seconds; Docker's zero time
+/// (`0001-01-01T00:00:00Z`) is `None`.
+pub fn docker_time(s: Option<&str>) -> Option<Timestamp> {
+    let t: Timestamp = s?.parse().ok()?;
+    if t.as_second() <= 0 {
+        return None;
+    }
+    Timestamp::from_second(t.as_second()).ok()
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

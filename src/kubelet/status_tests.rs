@@ -1,0 +1,174 @@
+use super::*;
+
+fn pod(policy: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+        "spec": {"restartPolicy": policy, "containers": [{"name": "c", "image": "busybox:1.35"}]},
+    }))
+    .unwrap()
+}
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(s).unwrap()
+}
+
+fn exited(id: &str, attempt: i32, code: i32) -> Observed {
+    Observed {
+        id: id.into(),
+        attempt,
+        image_id: "docker://sha256:abc".into(),
+        state: RunState::Exited {
+            exit_code: code,
+            reason: if code == 0 { "Completed" } else { "Error" }.into(),
+            message: None,
+            started_at: Some(t(100)),
+            finished_at: Some(t(110)),
+        },
+    }
+}
+
+fn view(current: Option<Observed>, waiting: Option<(&str, &str)>) -> PodView {
+    PodView {
+        sandbox_ready: true,
+        pod_ip: Some("10.42.0.2".into()),
+        host_ip: "192.168.0.9".into(),
+        containers: vec![ContainerView {
+            name: "c".into(),
+            image: "busybox:1.35".into(),
+            current,
+            previous: None,
+            waiting: waiting.map(|(r, m)| (r.to_string(), Some(m.to_string()))),
+        }],
+    }
+}
+
+fn cond<'a>(s: &'a PodStatus, type_: &str) -> &'a PodCondition {
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == type_)
+        .unwrap()
+}
+
+#[test]
+fn creating_pod_is_pending() {
+    let s = pod_status(
+        &pod("Always"),
+        &PodStatus::default(),
+        &view(None, None),
+        t(1),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    let w = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some("ContainerCreating"));
+    assert_eq!(cs.image, "docker.io/library/busybox:1.35");
+    assert_eq!(cond(&s, "Ready").status, "False");
+    assert_eq!(cond(&s, "PodReadyToStartContainers").status, "True");
+    assert_eq!(s.pod_ip.as_deref(), Some("10.42.0.2"));
+}
+
+#[test]
+fn running_pod_is_ready() {
+    let running = Observed {
+        id: "abc".into(),
+        attempt: 0,
+        image_id: "docker://sha256:abc".into(),
+        state: RunState::Running { started_at: t(50) },
+    };
+    let s = pod_status(
+        &pod("Always"),
+        &PodStatus::default(),
+        &view(Some(running), None),
+        t(60),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    assert!(cs.ready);
+    assert_eq!(cs.started, Some(true));
+    assert_eq!(cs.container_id.as_deref(), Some("docker://abc"));
+    assert_eq!(cond(&s, "Ready").status, "True");
+    assert_eq!(cond(&s, "ContainersReady").status, "True");
+}
+
+#[test]
+fn never_policy_ends_failed_with_exit_code() {
+    let s = pod_status(
+        &pod("Never"),
+        &PodStatus::default(),
+        &view(Some(exited("x", 0, 3)), None),
+        t(200),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    let term = cs.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(term.exit_code, 3);
+    assert_eq!(term.reason.as_deref(), Some("Error"));
+    assert_eq!(cond(&s, "PodReadyToStartContainers").status, "False");
+}
+
+#[test]
+fn never_policy_success_is_succeeded_and_completed() {
+    let s = pod_status(
+        &pod("Never"),
+        &PodStatus::default(),
+        &view(Some(exited("x", 0, 0)), None),
+        t(200),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Succeeded"));
+    assert_eq!(cond(&s, "Ready").reason.as_deref(), Some("PodCompleted"));
+}
+
+#[test]
+fn crash_loop_waits_with_last_state() {
+    let v = view(
+        Some(exited("x", 2, 1)),
+        Some((
+            "CrashLoopBackOff",
+            "back-off 20s restarting failed container",
+        )),
+    );
+    let s = pod_status(&pod("Always"), &PodStatus::default(), &v, t(200));
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(cs.restart_count, 2);
+    let w = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some("CrashLoopBackOff"));
+    let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(last.exit_code, 1);
+}
+
+#[test]
+fn image_pull_error_is_pending() {
+    let v = view(None, Some(("ErrImageNeverPull", "not present")));
+    let s = pod_status(&pod("Always"), &PodStatus::default(), &v, t(1));
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    let w = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some("ErrImageNeverPull"));
+}
+
+#[test]
+fn transition_times_are_kept() {
+    let first = pod_status(
+        &pod("Always"),
+        &PodStatus::default(),
+        &view(None, None),
+        t(1),
+    );
+    let again = pod_status(&pod("Always"), &first, &view(None, None), t(9));
+    assert_eq!(
+        cond(&again, "PodScheduled").last_transition_time,
+        Some(Time(t(1)))
+    );
+    assert_eq!(again.start_time, Some(Time(t(1))));
+}
+
+#[test]
+fn docker_times() {
+    assert_eq!(docker_time(Some("0001-01-01T00:00:00Z")), None);
+    assert_eq!(
+        docker_time(Some("2024-05-01T10:00:00.123456789Z")),
+        Some("2024-05-01T10:00:00Z".parse().unwrap())
+    );
+}
