@@ -16,7 +16,7 @@ use super::spec::{self, PodRuntimeInfo};
 use super::status::{docker_time, ContainerView, Observed, RunState};
 use super::{KubeletError, ATTEMPT_LABEL, CONTAINER_LABEL};
 use crate::controllers::events::{EventType, Recorder};
-use crate::controllers::nodes::podstatus::backoff;
+use crate::controllers::nodes::podstatus::{backoff, go_duration};
 
 /// Image pull failures per pod uid and container, for `ImagePullBackOff`.
 #[derive(Default)]
@@ -393,16 +393,6 @@ impl Ctx<'_> {
         )
         .await;
         Ok(())
-    }
-}
-
-/// A duration as Go prints it (`10s`, `1m20s`, `5m0s`).
-fn go_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else {
-        format!("{}m{}s", s / 60, s % 60)
     }
 }
 

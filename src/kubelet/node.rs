@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{json, Value};
@@ -20,8 +20,9 @@ use super::runtime::{Runtime, START_DOCKER_HINT};
 use super::{KubeletError, KUBELET_VERSION};
 use crate::api::admission::Cidr;
 use crate::config::ServerConfig;
+use crate::controllers::nodes::conditions::{arch, NodeConditions};
 use crate::controllers::nodes::simulator::parse_cidr;
-use crate::controllers::nodes::{now_seconds, NodesConfig, LEASE_NAMESPACE};
+use crate::controllers::nodes::{NodesConfig, LEASE_NAMESPACE};
 
 /// Unchanged node status is posted this often.
 const STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(60);
@@ -232,18 +233,9 @@ pub fn free_cidr(cluster: Cidr, mask: u8, used: &[String]) -> Option<String> {
 
 /// The status the kubelet posts: capacity from the host, conditions from Docker's state.
 pub fn node_status(host: &HostInfo, old: &Node, runtime: &Result<String, String>) -> Value {
-    let now = serde_json::to_value(Time(now_seconds())).unwrap_or(Value::Null);
-    let old = old.status.as_ref().and_then(|s| s.conditions.clone());
-    let condition = |type_: &str, status: &str, reason: &str, message: &str| {
-        let prev = old.iter().flatten().find(|c| c.type_ == type_);
-        let transition = match prev {
-            Some(p) if p.status == status => {
-                serde_json::to_value(&p.last_transition_time).unwrap_or(Value::Null)
-            }
-            _ => now.clone(),
-        };
-        json!({"type": type_, "status": status, "lastHeartbeatTime": now,
-               "lastTransitionTime": transition, "reason": reason, "message": message})
+    let c = NodeConditions::new(old);
+    let condition = |t: &str, status: &str, reason: &str, message: &str| {
+        c.condition(t, status, reason, message)
     };
     let ready = match runtime {
         Ok(_) => condition(
@@ -259,27 +251,8 @@ pub fn node_status(host: &HostInfo, old: &Node, runtime: &Result<String, String>
             &format!("container runtime is down: {e}; {START_DOCKER_HINT}"),
         ),
     };
-    let conditions = vec![
-        condition(
-            "MemoryPressure",
-            "False",
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available",
-        ),
-        condition(
-            "DiskPressure",
-            "False",
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure",
-        ),
-        condition(
-            "PIDPressure",
-            "False",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available",
-        ),
-        ready,
-    ];
+    let mut conditions = c.no_pressure().to_vec();
+    conditions.push(ready);
     let resources = json!({
         "cpu": host.cpus.to_string(),
         "memory": kibibytes(host.memory_bytes),
@@ -312,14 +285,6 @@ pub fn node_status(host: &HostInfo, old: &Node, runtime: &Result<String, String>
             "systemUUID": host.machine_id,
         },
     }})
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+    ContainerStatus, HostIP, Pod, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::controllers::nodes::podstatus::{normalize_image, qos_class};
+use crate::controllers::nodes::podstatus::{condition, normalize_image, qos_class};
 
 /// The state of one Docker container.
 #[derive(Clone, Debug, PartialEq)]
@@ -279,30 +279,6 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
     status.start_time.get_or_insert(Time(now));
     status.qos_class = Some(qos_class(pod));
     status
-}
-
-fn condition(
-    old: &PodStatus,
-    type_: &str,
-    ok: bool,
-    reason: Option<&str>,
-    message: Option<String>,
-    now: Timestamp,
-) -> PodCondition {
-    let status = if ok { "True" } else { "False" };
-    let prev = old.conditions.iter().flatten().find(|c| c.type_ == type_);
-    let transition = match prev {
-        Some(p) if p.status == status => p.last_transition_time.clone(),
-        _ => Some(Time(now)),
-    };
-    PodCondition {
-        type_: type_.to_string(),
-        status: status.to_string(),
-        last_transition_time: transition,
-        reason: reason.map(str::to_string),
-        message,
-        ..Default::default()
-    }
 }
 
 /// A Docker timestamp (RFC 3339 with nanoseconds) to whole seconds; Docker's zero time

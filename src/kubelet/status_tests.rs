@@ -1,4 +1,5 @@
 use super::*;
+use k8s_openapi::api::core::v1::PodCondition;
 
 fn pod(policy: &str) -> Pod {
     serde_json::from_value(serde_json::json!({

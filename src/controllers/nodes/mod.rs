@@ -5,6 +5,7 @@
 //! All of them talk to the API as clients, reading the process's shared informers (Nodes,
 //! Leases, Pods).
 
+pub mod conditions;
 pub mod lifecycle;
 pub mod podgc;
 pub mod pods;

@@ -228,7 +228,9 @@ fn main_phase(statuses: &[ContainerStatus], policy: &str) -> &'static str {
     }
 }
 
-fn condition(
+/// A pod condition `type_` (True when `ok`), keeping its transition time from `base` while its
+/// status holds.
+pub fn condition(
     base: &PodStatus,
     type_: &str,
     ok: bool,
@@ -408,7 +410,7 @@ impl Ctx<'_> {
 }
 
 /// A duration as Go prints it (`10s`, `1m20s`, `5m0s`).
-fn go_duration(d: Duration) -> String {
+pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")

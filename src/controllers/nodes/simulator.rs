@@ -19,9 +19,10 @@ use kube::{Api, Client};
 use parking_lot::RwLock;
 use serde_json::{json, Value};
 
+use super::conditions::{arch, NodeConditions};
 use super::pods::PodRunner;
 use super::{
-    is_paused, is_simulated, now_seconds, Informers, NodesConfig, KUBELET_VERSION, LEASE_NAMESPACE,
+    is_paused, is_simulated, Informers, NodesConfig, KUBELET_VERSION, LEASE_NAMESPACE,
     SIMULATED_ANNOTATION,
 };
 use crate::controllers::queue::WorkQueue;
@@ -265,54 +266,20 @@ impl Simulator {
     /// The status a healthy kubelet posts for `node`.
     fn node_status(&self, node: &Node, ip: Ipv4Addr) -> Value {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            now_seconds(),
-        ))
-        .unwrap_or(Value::Null);
-        let old = node.status.as_ref().and_then(|s| s.conditions.clone());
-        let condition = |type_: &str, status: &str, reason: &str, message: &str| {
-            let prev = old.iter().flatten().find(|c| c.type_ == type_);
-            let transition = match prev {
-                Some(p) if p.status == status => {
-                    serde_json::to_value(&p.last_transition_time).unwrap_or(Value::Null)
-                }
-                _ => now.clone(),
-            };
-            json!({"type": type_, "status": status, "lastHeartbeatTime": now,
-                   "lastTransitionTime": transition, "reason": reason, "message": message})
-        };
-        let conditions = vec![
-            condition(
-                "NetworkUnavailable",
-                "False",
-                "RouteCreated",
-                "simulated network is ready",
-            ),
-            condition(
-                "MemoryPressure",
-                "False",
-                "KubeletHasSufficientMemory",
-                "kubelet has sufficient memory available",
-            ),
-            condition(
-                "DiskPressure",
-                "False",
-                "KubeletHasNoDiskPressure",
-                "kubelet has no disk pressure",
-            ),
-            condition(
-                "PIDPressure",
-                "False",
-                "KubeletHasSufficientPID",
-                "kubelet has sufficient PID available",
-            ),
-            condition(
-                "Ready",
-                "True",
-                "KubeletReady",
-                "kubelet is posting ready status",
-            ),
-        ];
+        let c = NodeConditions::new(node);
+        let mut conditions = vec![c.condition(
+            "NetworkUnavailable",
+            "False",
+            "RouteCreated",
+            "simulated network is ready",
+        )];
+        conditions.extend(c.no_pressure());
+        conditions.push(c.condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        ));
         let resources = json!({
             "cpu": self.config.cpu,
             "memory": self.config.memory,
@@ -490,12 +457,4 @@ fn used_cidr_indexes(informers: &Informers, config: &NodesConfig) -> BTreeMap<u3
 
 fn next_free(used: &BTreeMap<u32, ()>) -> u32 {
     (0..).find(|i| !used.contains_key(i)).unwrap_or(0)
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
