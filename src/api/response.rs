@@ -188,7 +188,7 @@ fn partial_metadata_list(items: &[Arc<Cached>], meta: &Value, version: &'static 
 
 /// Writes a JSON list of cached objects without decoding them.
 fn json_list(res: &ResourceEntry, items: &[Arc<Cached>], meta: &Value) -> Response {
-    let size: usize = items.iter().map(|c| c.raw().len() + 1).sum();
+    let size: usize = items.iter().map(|c| c.json_len() + 1).sum();
     let mut out = Vec::with_capacity(256 + size);
     out.extend_from_slice(b"{\"kind\":");
     let _ = serde_json::to_writer(&mut out, &res.rt.list_kind);
@@ -201,7 +201,7 @@ fn json_list(res: &ResourceEntry, items: &[Arc<Cached>], meta: &Value) -> Respon
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item.raw());
+        out.extend_from_slice(&item.json());
     }
     out.extend_from_slice(b"]}\n");
     let mut r = (StatusCode::OK, out).into_response();

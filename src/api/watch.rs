@@ -43,12 +43,12 @@ struct Encoder {
 impl Encoder {
     fn event(&mut self, kind: &str, cached: &Cached) -> Bytes {
         if self.format == Format::Json && served_as_stored(&self.res) {
-            let raw = cached.raw();
+            let raw = cached.json();
             let mut out = Vec::with_capacity(raw.len() + 32);
             out.extend_from_slice(b"{\"type\":");
             let _ = serde_json::to_writer(&mut out, kind);
             out.extend_from_slice(b",\"object\":");
-            out.extend_from_slice(raw);
+            out.extend_from_slice(&raw);
             out.extend_from_slice(b"}\n");
             return Bytes::from(out);
         }
