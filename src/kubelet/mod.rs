@@ -103,7 +103,8 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
 
     let api: Api<Pod> = Api::all(client.clone());
     let selector = format!("spec.nodeName={}", host.node_name);
-    let pods = Informer::spawn_with(api, watcher::Config::default().fields(&selector));
+    // Whole pods: the shared informers drop volumes, which the kubelet mounts.
+    let pods = Informer::spawn_whole(api, watcher::Config::default().fields(&selector));
     let worker = Arc::new(pods::PodWorker::new(
         client, runtime, host, node, cluster, pods,
     ));
