@@ -14,6 +14,9 @@
 //! (log streams for the API server).
 
 pub mod containers;
+pub mod dns;
+pub mod downward;
+pub mod env;
 pub mod host;
 pub mod logs;
 pub mod node;
@@ -22,6 +25,7 @@ pub mod pods;
 pub mod runtime;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 
 use std::sync::Arc;
 
