@@ -9,9 +9,11 @@
 //!
 //! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
-//! (pod spec → container config), `containers.rs` (one container: images, start, restarts),
-//! `status.rs` (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs`
-//! (log streams for the API server).
+//! (pod spec → container config), `env.rs` (the environment), `downward.rs` (downward API
+//! fields and resources), `volumes/` (pod volumes on the host), `dns.rs` (`/etc/hosts`,
+//! resolv.conf), `containers.rs` (one container: images, start, restarts), `status.rs`
+//! (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs` (log streams
+//! for the API server).
 
 pub mod containers;
 pub mod dns;
@@ -109,8 +111,21 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
     let selector = format!("spec.nodeName={}", host.node_name);
     // Whole pods: the shared informers drop volumes, which the kubelet mounts.
     let pods = Informer::spawn_whole(api, watcher::Config::default().fields(&selector));
+    let dns = dns::DnsSettings {
+        cluster_dns: vec![cfg.cluster_dns.to_string()],
+        cluster_domain: cfg.cluster_domain.clone(),
+        host_resolv_conf: "/etc/resolv.conf".into(),
+        host_hosts: "/etc/hosts".into(),
+    };
     let worker = Arc::new(pods::PodWorker::new(
-        client, runtime, host, node, cluster, pods,
+        client,
+        runtime,
+        host,
+        node,
+        cluster,
+        pods,
+        &cfg.data_dir(),
+        dns,
     ));
     logs::register(worker.node_name(), worker.log_source());
     worker.run().await;
