@@ -616,3 +616,100 @@ spec:
         .collect();
     assert_eq!(got_nameservers, host_nameservers, "{got}");
 }
+
+#[test]
+fn persistent_volume_claims_with_local_path() {
+    if !docker_env() {
+        return;
+    }
+    let (_cleanup, s) = kubelet_server();
+    let ns = unique_ns("pvc");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    let classes = eventually(Duration::from_secs(30), || {
+        String::from_utf8_lossy(&s.kubectl(&["get", "storageclass"]).stdout)
+            .contains("local-path (default)")
+    });
+    assert!(classes, "no default local-path StorageClass:\n{}", s.log());
+    apply(
+        &s,
+        &ns,
+        r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox:1.35, command: ["sh", "-c", "echo kept > /data/f"], volumeMounts: [{name: d, mountPath: /data}]}
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: data}}
+"#,
+    );
+    wait_phase(&s, &ns, "writer", "Succeeded");
+    assert_eq!(jsonpath(&s, &ns, "pvc/data", "{.status.phase}"), "Bound");
+    let uid = jsonpath(&s, &ns, "pvc/data", "{.metadata.uid}");
+    let pv = format!("pvc-{uid}");
+    assert_eq!(jsonpath(&s, &ns, "pvc/data", "{.spec.volumeName}"), pv);
+    let row = s.kubectl_ok(&["get", "pv", &pv, "--no-headers"]);
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols[..7],
+        [
+            pv.as_str(),
+            "64Mi",
+            "RWO",
+            "Delete",
+            "Bound",
+            &format!("{ns}/data"),
+            "local-path"
+        ],
+        "{row}"
+    );
+    let dir = s.data_dir().join("storage").join(format!("{pv}_{ns}_data"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("f")).unwrap_or_default(),
+        "kept\n"
+    );
+
+    // Another pod sees what the first wrote.
+    apply(
+        &s,
+        &ns,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox:1.35, command: ["cat", "/data/f"], volumeMounts: [{name: d, mountPath: /data}]}
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: data}}
+"#,
+    );
+    wait_phase(&s, &ns, "reader", "Succeeded");
+    assert_eq!(logs(&s, &ns, &["reader"]), "kept\n");
+
+    // Deleting the claim deletes the volume and its directory (reclaim policy Delete).
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "delete",
+        "pod",
+        "writer",
+        "reader",
+        "--timeout=60s",
+    ]);
+    s.kubectl_ok(&["-n", &ns, "delete", "pvc", "data", "--timeout=60s"]);
+    let gone = eventually(Duration::from_secs(40), || {
+        !s.kubectl(&["get", "pv", &pv]).status.success() && !dir.exists()
+    });
+    assert!(gone, "volume {pv} or {} remains", dir.display());
+}

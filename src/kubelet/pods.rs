@@ -62,8 +62,8 @@ pub struct PodWorker {
 }
 
 impl PodWorker {
-    /// A worker for the pods in `pods` (already selected on this node), keeping pod
-    /// directories under `data_dir`.
+    /// A worker for the pods in `pods` (already selected on this node), their volumes kept by
+    /// `volumes`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
@@ -72,12 +72,12 @@ impl PodWorker {
         node: NodeState,
         cluster: String,
         pods: Informer<Pod>,
-        data_dir: &std::path::Path,
+        volumes: VolumeManager,
         dns: DnsSettings,
     ) -> PodWorker {
         PodWorker {
             recorder: Recorder::new(client.clone(), "kubelet", Some(&host.node_name)),
-            volumes: VolumeManager::new(client.clone(), data_dir),
+            volumes,
             dns,
             client,
             runtime,
@@ -463,6 +463,7 @@ impl PodWorker {
             .filter_map(|p| p.metadata.uid.clone())
             .collect();
         self.volumes.sweep(&live);
+        self.volumes.reclaim().await;
         Ok(())
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Files: `atomic.rs` (the `..data` writer), `payload.rs` (keys/items/modes → files),
 //! `configmap.rs`, `secret.rs`, `downward_api.rs`, `projected.rs`, `token.rs`
-//! (TokenRequest), `emptydir.rs`, `hostpath.rs`, `mounts.rs` (volumeMounts → Docker mounts).
+//! (TokenRequest), `emptydir.rs`, `hostpath.rs`, `pvc.rs` (claims → their PersistentVolume's
+//! path, local-path provisioning), `mounts.rs` (volumeMounts → Docker mounts).
 
 pub mod atomic;
 pub mod configmap;
@@ -20,11 +21,13 @@ pub mod hostpath;
 pub mod mounts;
 pub mod payload;
 pub mod projected;
+pub mod pvc;
 pub mod secret;
 pub mod token;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Volume};
@@ -33,6 +36,7 @@ use parking_lot::Mutex;
 
 use self::mounts::{Backing, PodVolume, PodVolumes};
 use super::downward::PodRuntimeInfo;
+use super::local_path::LocalPath;
 
 /// How often API data volumes are re-written from the current objects (upstream's sync
 /// period is 1 min plus the cache TTL; ours is short so updates show within seconds).
@@ -55,16 +59,32 @@ pub struct VolumeManager {
     tokens: token::TokenCache,
     /// Pods whose volumes were all set up, and when.
     synced: Mutex<HashMap<String, Instant>>,
+    /// The local-path provisioner (unless disabled).
+    local: Option<Arc<LocalPath>>,
+    /// Host paths of the pods' claims by (pod uid, volume name).
+    claims: Mutex<HashMap<(String, String), PathBuf>>,
 }
 
 impl VolumeManager {
-    /// A manager keeping pod directories under `<data_dir>/kubelet/pods`.
-    pub fn new(client: Client, data_dir: &Path) -> VolumeManager {
+    /// A manager keeping pod directories under `<data_dir>/kubelet/pods`, provisioning
+    /// claims through `local` (if given).
+    pub fn new(client: Client, data_dir: &Path, local: Option<Arc<LocalPath>>) -> VolumeManager {
         VolumeManager {
             client,
             root: data_dir.join("kubelet").join("pods"),
             tokens: Default::default(),
             synced: Default::default(),
+            local,
+            claims: Default::default(),
+        }
+    }
+
+    /// Deletes the provisioned volumes whose claims are gone.
+    pub async fn reclaim(&self) {
+        if let Some(local) = &self.local {
+            if let Err(e) = local.reclaim().await {
+                tracing::debug!(error = %e, "kubelet: reclaiming local-path volumes failed");
+            }
         }
     }
 
@@ -140,6 +160,23 @@ impl VolumeManager {
                 read_only: false,
             });
         }
+        if let Some(c) = &v.persistent_volume_claim {
+            let key = (uid.to_string(), v.name.clone());
+            let cached = self.claims.lock().get(&key).cloned();
+            let path = match cached {
+                Some(p) => p,
+                None => {
+                    let p = pvc::resolve(&self.client, self.local.as_deref(), ns, &c.claim_name)
+                        .await?;
+                    self.claims.lock().insert(key, p.clone());
+                    p
+                }
+            };
+            return Ok(PodVolume {
+                backing: Backing::Path(path),
+                read_only: c.read_only == Some(true),
+            });
+        }
         if let Some(h) = &v.host_path {
             if write {
                 hostpath::check(&h.path, h.type_.as_deref())?;
@@ -194,6 +231,7 @@ impl VolumeManager {
     /// Removes pod `uid`'s directory (volumes, hosts file…), unmounting what is mounted there.
     pub fn cleanup(&self, uid: &str) {
         self.synced.lock().remove(uid);
+        self.claims.lock().retain(|(pod, _), _| pod != uid);
         let dir = self.pod_dir(uid);
         if uid.is_empty() || !dir.exists() {
             return;
@@ -211,6 +249,7 @@ impl VolumeManager {
     pub fn sweep(&self, live: &HashSet<String>) {
         self.tokens.retain(live);
         self.synced.lock().retain(|uid, _| live.contains(uid));
+        self.claims.lock().retain(|(uid, _), _| live.contains(uid));
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return;
         };
