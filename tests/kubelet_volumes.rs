@@ -460,7 +460,7 @@ spec:
   containers:
   - name: c
     image: busybox:1.35
-    command: ["sh", "-c", "echo '$(GREETING) $$HOME'; env | grep -E '^(POD|NS|UID|APP|NOTE|NODE|SA|IP|IPS|HOSTIP|MEM|CPU|B|USER|CFG_[a-z]+|SEC_[a-z]+)=' | sort"]
+    command: ["sh", "-c", "echo '$(GREETING) $$HOME'; env | grep -E '^(POD|NS|UID|APP|NOTE|NODE|SA|IP|IPS|HOSTIP|KUBERNETES_SERVICE_HOST|KUBERNETES_SERVICE_PORT|MEM|CPU|B|USER|CFG_[a-z]+|SEC_[a-z]+)=' | sort"]
     resources: {limits: {memory: 64Mi, cpu: 500m}}
     envFrom:
     - {configMapRef: {name: cfg}, prefix: CFG_}
@@ -503,8 +503,10 @@ spec:
     let ip = jsonpath(&s, &ns, "pod/env", "{.status.podIP}");
     let host_ip = jsonpath(&s, &ns, "pod/env", "{.status.hostIP}");
     let node = jsonpath(&s, &ns, "pod/env", "{.spec.nodeName}");
+    let api_ip = jsonpath(&s, "default", "svc/kubernetes", "{.spec.clusterIP}");
+    let api_port = jsonpath(&s, "default", "svc/kubernetes", "{.spec.ports[0].port}");
     let expected = format!(
-        "hello world $HOME\nAPP=web\nB=hello\nCFG_a=1\nCFG_b=hello\nCPU=500\nHOSTIP={host_ip}\nIP={ip}\nIPS={ip}\nMEM=64\nNODE={node}\nNOTE=hi\nNS={ns}\nPOD=env\nSA=default\nSEC_pass=s3cret\nSEC_user=admin\nUID={uid}\nUSER=admin\n"
+        "hello world $HOME\nAPP=web\nB=hello\nCFG_a=1\nCFG_b=hello\nCPU=500\nHOSTIP={host_ip}\nIP={ip}\nIPS={ip}\nKUBERNETES_SERVICE_HOST={api_ip}\nKUBERNETES_SERVICE_PORT={api_port}\nMEM=64\nNODE={node}\nNOTE=hi\nNS={ns}\nPOD=env\nSA=default\nSEC_pass=s3cret\nSEC_user=admin\nUID={uid}\nUSER=admin\n"
     );
     assert_eq!(logs(&s, &ns, &["env"]), expected);
 

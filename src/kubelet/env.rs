@@ -1,8 +1,9 @@
 //! A container's environment as upstream's `makeEnvironmentVariables`: `envFrom` ConfigMaps and
 //! Secrets first (with `prefix`, invalid names skipped), then `env` entries in order (`value`
 //! with `$(VAR)` expansion, `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`,
-//! `optional` honoured). The ConfigMaps and Secrets are fetched first ([`fetch`]) so the
-//! resolution itself ([`resolve`]) is pure.
+//! `optional` honoured), then the service link variables ([`super::service_env`]) not defined
+//! otherwise (they can be used in `$(VAR)` too). The ConfigMaps, Secrets and Services are
+//! fetched first ([`fetch`]) so the resolution itself ([`resolve`]) is pure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -50,6 +51,8 @@ pub struct EnvSources {
     pub config_maps: HashMap<String, Option<BTreeMap<String, String>>>,
     /// Secret name → its decoded `data` (as UTF-8, lossy).
     pub secrets: HashMap<String, Option<BTreeMap<String, String>>>,
+    /// Service link variables.
+    pub services: Vec<(String, String)>,
 }
 
 /// The names of the ConfigMaps and Secrets `c` refers to in `env` and `envFrom`.
@@ -97,6 +100,9 @@ pub async fn fetch(client: &Client, pod: &Pod, c: &Container) -> Result<EnvSourc
             .map_err(|e| EnvError::Api(e.to_string()))?;
         out.secrets.insert(name, s.map(secret_strings));
     }
+    out.services = super::service_env::fetch(client, pod)
+        .await
+        .map_err(|e| EnvError::Api(e.to_string()))?;
     Ok(out)
 }
 
@@ -209,11 +215,20 @@ pub fn resolve(
                 String::new()
             }
         } else {
-            let vars: HashMap<&str, &str> =
-                out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut vars: HashMap<&str, &str> = sources
+                .services
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            vars.extend(out.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             expand(e.value.as_deref().unwrap_or_default(), &vars)
         };
         set(&mut out, e.name.clone(), value);
+    }
+    for (k, v) in &sources.services {
+        if !out.iter().any(|(n, _)| n == k) {
+            out.push((k.clone(), v.clone()));
+        }
     }
     Ok(out)
 }

@@ -35,6 +35,13 @@ fn sources() -> EnvSources {
             ("gone".to_string(), None),
         ]),
         secrets: HashMap::from([("creds".to_string(), map(&[("password", "s3cret")]))]),
+        services: vec![
+            (
+                "KUBERNETES_SERVICE_HOST".to_string(),
+                "10.43.0.1".to_string(),
+            ),
+            ("CFG_mode".to_string(), "from-service".to_string()),
+        ],
     }
 }
 
@@ -49,6 +56,7 @@ fn every_source_in_upstream_order() {
         serde_json::json!([
             {"name": "WHO", "value": "world"},
             {"name": "GREETING", "value": "hello $(WHO) $$(WHO) $(NOPE) $(CFG_mode)"},
+            {"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST)"},
             {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
             {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
@@ -72,6 +80,7 @@ fn every_source_in_upstream_order() {
     assert_eq!(get("password"), Some("s3cret"));
     assert_eq!(get("GREETING"), Some("hello world $(WHO) $(NOPE) fast"));
     assert_eq!(get("IP"), Some("10.42.0.5"));
+    assert_eq!(get("API"), Some("https://10.43.0.1"));
     assert_eq!(get("APP"), Some("web"));
     assert_eq!(get("SA"), Some("default"));
     assert_eq!(get("MEM"), Some("64"));
@@ -81,10 +90,11 @@ fn every_source_in_upstream_order() {
     assert_eq!(get("OPT"), None);
     assert_eq!(get("OPTKEY"), None);
     assert_eq!(get("CFG_mode"), Some("overridden"));
+    assert_eq!(get("KUBERNETES_SERVICE_HOST"), Some("10.43.0.1"));
     assert_eq!(
-        env.last().unwrap().0,
-        "CFG_mode",
-        "a redefinition moves last"
+        env.iter().filter(|(n, _)| n == "CFG_mode").count(),
+        1,
+        "service variables never replace the container's"
     );
 }
 
@@ -95,7 +105,8 @@ fn invalid_names_from_env_from_are_skipped() {
         serde_json::json!([{"configMapRef": {"name": "cfg"}}]),
     );
     let env = run(&p).unwrap();
-    assert_eq!(env, vec![("mode".to_string(), "fast".to_string())]);
+    assert_eq!(env[0], ("mode".to_string(), "fast".to_string()));
+    assert!(env[1..].iter().all(|(n, _)| n != "1bad"));
     assert!(is_env_var_name("a.b-c_1"));
     assert!(!is_env_var_name("1a"));
     assert!(!is_env_var_name(""));

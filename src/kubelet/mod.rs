@@ -9,7 +9,8 @@
 //!
 //! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
-//! (pod spec → container config), `env.rs` (the environment), `downward.rs` (downward API
+//! (pod spec → container config), `env.rs` (the environment), `service_env.rs` (service link
+//! variables), `downward.rs` (downward API
 //! fields and resources), `volumes/` (pod volumes on the host), `local_path.rs` (the
 //! local-path provisioner and its StorageClass), `dns.rs` (`/etc/hosts`,
 //! resolv.conf), `containers.rs` (one container: images, start, restarts), `status.rs`
@@ -27,6 +28,7 @@ pub mod node;
 pub mod pause;
 pub mod pods;
 pub mod runtime;
+pub mod service_env;
 pub mod spec;
 pub mod status;
 pub mod volumes;
