@@ -142,17 +142,21 @@ fn config_map_updates_missing_sources_and_host_paths() {
             r#"
 apiVersion: v1
 kind: Pod
-metadata: {{name: watch}}
+metadata: {{name: watch, labels: {{app: w}}}}
 spec:
   containers:
   - name: c
     image: busybox:1.35
-    command: ["sh", "-c", "echo from-pod > /host/out; while true; do echo \"a=$(cat /etc/cfg/a)\"; sleep 1; done"]
+    command: ["sh", "-c", "echo from-pod > /host/out; while true; do echo \"a=$(cat /etc/cfg/a) s=$(cat /etc/sec/user) l=$(tr '\\n' , < /etc/info/labels)\"; sleep 1; done"]
     volumeMounts:
     - {{name: cfg, mountPath: /etc/cfg}}
+    - {{name: sec, mountPath: /etc/sec}}
+    - {{name: info, mountPath: /etc/info}}
     - {{name: host, mountPath: /host}}
   volumes:
   - {{name: cfg, configMap: {{name: cfg}}}}
+  - {{name: sec, secret: {{secretName: sec}}}}
+  - {{name: info, downwardAPI: {{items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}]}}}}
   - {{name: host, hostPath: {{path: {}, type: DirectoryOrCreate}}}}
 "#,
             host_dir.display()
@@ -164,7 +168,7 @@ spec:
             &s,
             &ns,
             &["watch", "--tail=1"]
-        ) == "a=1\n"),
+        ) == "a=1 s=admin l=app=\"w\"\n"),
         "{}",
         describe(&s, &ns, "watch")
     );
@@ -174,7 +178,8 @@ spec:
         "hostPath DirectoryOrCreate made the directory and the pod wrote into it"
     );
 
-    // An update of the ConfigMap reaches the mounted file (upstream: within about 90 s).
+    // Updates of the ConfigMap, the Secret and the pod's labels reach the mounted files
+    // (upstream: within about 90 s).
     s.kubectl_ok(&[
         "-n",
         &ns,
@@ -184,9 +189,19 @@ spec:
         "-p",
         r#"{"data":{"a":"2"}}"#,
     ]);
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "secret",
+        "sec",
+        "-p",
+        r#"{"stringData":{"user":"root"}}"#,
+    ]);
+    s.kubectl_ok(&["-n", &ns, "label", "pod", "watch", "x=y"]);
     let start = Instant::now();
     let updated = eventually(Duration::from_secs(90), || {
-        logs_so_far(&s, &ns, &["watch", "--tail=1"]) == "a=2\n"
+        logs_so_far(&s, &ns, &["watch", "--tail=1"]) == "a=2 s=root l=app=\"w\",x=\"y\"\n"
     });
     assert!(
         updated,
@@ -194,7 +209,7 @@ spec:
         describe(&s, &ns, "watch")
     );
     eprintln!(
-        "configMap update visible in the pod after {:?}",
+        "configMap, secret and label updates visible in the pod after {:?}",
         start.elapsed()
     );
     assert!(
