@@ -70,8 +70,10 @@ spec:
       test -s $SA/token && echo token-ok
       grep -c "BEGIN CERTIFICATE" $SA/ca.crt
       touch /etc/cfg/x 2>/dev/null || echo read-only
+      cat /etc/single.conf; echo
     volumeMounts:
     - {name: cfg, mountPath: /etc/cfg}
+    - {name: cfg, mountPath: /etc/single.conf, subPath: b}
     - {name: items, mountPath: /etc/items}
     - {name: sec, mountPath: /etc/sec}
     - {name: podinfo, mountPath: /etc/podinfo}
@@ -93,7 +95,7 @@ spec:
     assert_eq!(
         logs(&s, &ns, &["files"]),
         format!(
-            "1\nsub\nhello\n600\ns3cret\n400\napp=\"web\"\ntier=\"front\"\n0\n{ns}\ntoken-ok\n1\nread-only\n"
+            "1\nsub\nhello\n600\ns3cret\n400\napp=\"web\"\ntier=\"front\"\n0\n{ns}\ntoken-ok\n1\nread-only\nhello\n"
         )
     );
 
@@ -375,6 +377,35 @@ spec:
         logs_so_far(&s, &ns, &["shared", "-c", "reader"]) == "disk\nmem\n1\n"
     });
     assert!(shared, "{}", describe(&s, &ns, "shared"));
+    // Deleting the pod unmounts its memory emptyDir and removes its directory.
+    let uid = jsonpath(&s, &ns, "pod/shared", "{.metadata.uid}");
+    let pod_dir = s.data_dir().join("kubelet/pods").join(&uid);
+    let mounted = |dir: &std::path::Path| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .any(|p| std::path::Path::new(p).starts_with(dir))
+    };
+    assert!(
+        mounted(&pod_dir),
+        "the memory emptyDir is a tmpfs on the host"
+    );
+    s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "delete",
+        "pod",
+        "shared",
+        "--grace-period=1",
+        "--timeout=60s",
+    ]);
+    assert!(
+        eventually(Duration::from_secs(30), || !pod_dir.exists()
+            && !mounted(&pod_dir)),
+        "{} remains (or stays mounted)",
+        pod_dir.display()
+    );
 
     // Init containers run in order before the app, which reads what they wrote.
     wait_phase(&s, &ns, "ordered", "Succeeded");
@@ -580,6 +611,17 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: host-net}
+spec:
+  restartPolicy: Never
+  hostNetwork: true
+  hostAliases:
+  - {ip: 10.9.9.9, hostnames: [alias.local]}
+  containers:
+  - {name: c, image: busybox:1.35, command: ["sh", "-c", "head -1 /etc/hosts; tail -2 /etc/hosts"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: host-dns}
 spec:
   restartPolicy: Never
@@ -618,6 +660,11 @@ spec:
     assert_eq!(
         logs(&s, &ns, &["custom-dns"]),
         "search a.example\nnameserver 9.9.9.9\noptions ndots:2 edns0\n"
+    );
+    wait_phase(&s, &ns, "host-net", "Succeeded");
+    assert_eq!(
+        logs(&s, &ns, &["host-net"]),
+        "# Kubernetes-managed hosts file (host network).\n# Entries added by HostAliases.\n10.9.9.9\talias.local\n"
     );
     wait_phase(&s, &ns, "host-dns", "Succeeded");
     let host_nameservers: Vec<String> = std::fs::read_to_string("/etc/resolv.conf")
