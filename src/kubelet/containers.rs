@@ -1,19 +1,24 @@
-//! One container of a pod: image pull policy (with pull back-off), create and start (events
-//! Pulling/Pulled/Created/Started/Failed/BackOff), restarts per `restartPolicy` with the
+//! One container of a pod (app or init): image pull policy (with pull back-off), its
+//! environment and mounts, create and start (events Pulling/Pulled/Created/Started/Failed/
+//! BackOff), restarts per `restartPolicy` (init containers: OnFailure, or Never) with the
 //! kubelet's back-off, and what Docker shows about it ([`Observed`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, Mount,
+};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
 use parking_lot::Mutex;
 
+use super::downward::PodRuntimeInfo;
 use super::runtime::Runtime;
-use super::spec::{self, PodRuntimeInfo};
+use super::spec::{self, Prepared};
 use super::status::{docker_time, ContainerView, Observed, RunState};
+use super::volumes::mounts::PodVolumes;
 use super::{KubeletError, ATTEMPT_LABEL, CONTAINER_LABEL};
 use crate::controllers::events::{EventType, Recorder};
 use crate::controllers::nodes::podstatus::{backoff, go_duration};
@@ -68,6 +73,32 @@ pub struct Ctx<'a> {
     pub sandbox_id: &'a str,
     /// Pod IP and host IP (for `fieldRef`s).
     pub info: &'a PodRuntimeInfo,
+    /// The API (ConfigMaps and Secrets of the environment).
+    pub client: &'a kube::Client,
+    /// The pod's prepared volumes.
+    pub volumes: &'a PodVolumes,
+    /// The pod's `/etc/hosts` and `/etc/resolv.conf` mounts.
+    pub pod_files: &'a [Mount],
+}
+
+/// Whether a container is one of the pod's `initContainers` or `containers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An init container: runs to completion before the app containers.
+    Init,
+    /// An app container.
+    App,
+}
+
+/// Why a container could not be created.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    /// Its configuration cannot be made (`CreateContainerConfigError`).
+    #[error("{0}")]
+    Config(String),
+    /// Docker failed (`RunContainerError`).
+    #[error(transparent)]
+    Run(#[from] KubeletError),
 }
 
 /// The attempt (restart count) a container was created for.
@@ -138,18 +169,48 @@ pub fn pull_policy(c: &Container) -> String {
     }
 }
 
+/// The restart policy of a container: the pod's for app containers; for init containers
+/// `Never` under a pod policy of Never, `Always` for sidecars, else `OnFailure`.
+pub fn restart_policy(pod: &Pod, c: &Container, role: Role) -> String {
+    let pod_policy = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.clone())
+        .unwrap_or_else(|| "Always".to_string());
+    match role {
+        Role::App => pod_policy,
+        Role::Init if c.restart_policy.as_deref() == Some("Always") => "Always".to_string(),
+        Role::Init if pod_policy == "Never" => "Never".to_string(),
+        Role::Init => "OnFailure".to_string(),
+    }
+}
+
 impl Ctx<'_> {
     async fn event(&self, c: &Container, kind: EventType, reason: &str, message: &str) {
         let mut r = self.pod_ref.clone();
-        r.field_path = Some(format!("spec.containers{{{}}}", c.name));
+        let list = if self.is_init(c) {
+            "initContainers"
+        } else {
+            "containers"
+        };
+        r.field_path = Some(format!("spec.{list}{{{}}}", c.name));
         self.recorder.record(&r, kind, reason, message).await;
     }
 
-    /// Syncs container `c` given the pod's Docker containers `all`; returns its view and when
-    /// to look again (a back-off ending).
+    fn is_init(&self, c: &Container) -> bool {
+        self.pod
+            .spec
+            .iter()
+            .flat_map(|s| s.init_containers.iter().flatten())
+            .any(|i| i.name == c.name)
+    }
+
+    /// Syncs container `c` (of `role`) given the pod's Docker containers `all`; returns its
+    /// view and when to look again (a back-off ending).
     pub async fn sync(
         &self,
         c: &Container,
+        role: Role,
         all: &[ContainerSummary],
     ) -> Result<(ContainerView, Option<Duration>), KubeletError> {
         let mut mine: Vec<&ContainerSummary> = all
@@ -182,12 +243,7 @@ impl Ctx<'_> {
             previous: observed.get(1).cloned(),
             waiting: None,
         };
-        let policy = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.restart_policy.clone())
-            .unwrap_or_else(|| "Always".to_string());
+        let policy = restart_policy(self.pod, c, role);
         let next_attempt = match &view.current {
             None => 0,
             Some(cur) => match &cur.state {
@@ -256,8 +312,12 @@ impl Ctx<'_> {
                     &format!("Error: {message}"),
                 )
                 .await;
-                view.waiting = Some(("RunContainerError".to_string(), Some(message)));
-                Ok((view, Some(Duration::from_secs(10))))
+                let (reason, retry) = match e {
+                    StartError::Config(_) => ("CreateContainerConfigError", 2),
+                    StartError::Run(_) => ("RunContainerError", 10),
+                };
+                view.waiting = Some((reason.to_string(), Some(message)));
+                Ok((view, Some(Duration::from_secs(retry))))
             }
         }
     }
@@ -339,11 +399,21 @@ impl Ctx<'_> {
         }
     }
 
-    async fn create_and_start(
-        &self,
-        c: &Container,
-        attempt: i32,
-    ) -> Result<Observed, KubeletError> {
+    /// The container's resolved environment and mounts.
+    async fn prepare(&self, c: &Container) -> Result<Prepared, StartError> {
+        let sources = super::env::fetch(self.client, self.pod, c)
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let env = super::env::resolve(self.pod, c, self.info, &sources)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let mut mounts =
+            super::volumes::mounts::mounts(c, self.volumes, &env).map_err(StartError::Config)?;
+        mounts.extend(super::dns::for_container(self.pod_files, c));
+        Ok(Prepared { env, mounts })
+    }
+
+    async fn create_and_start(&self, c: &Container, attempt: i32) -> Result<Observed, StartError> {
+        let prepared = self.prepare(c).await?;
         let docker = self.runtime.docker()?;
         let name = spec::docker_name(self.pod, &c.name, attempt);
         let config = spec::container_config(
@@ -352,7 +422,7 @@ impl Ctx<'_> {
             self.cluster,
             self.sandbox_id,
             attempt,
-            self.info,
+            &prepared,
         );
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = match docker
@@ -364,9 +434,12 @@ impl Ctx<'_> {
             }) => {
                 // A leftover with that name (not labelled as ours): replace it.
                 self.runtime.remove(&name).await?;
-                docker.create_container(Some(options), config).await?
+                docker
+                    .create_container(Some(options), config)
+                    .await
+                    .map_err(KubeletError::from)?
             }
-            other => other?,
+            other => other.map_err(KubeletError::from)?,
         };
         self.event(
             c,
@@ -377,9 +450,12 @@ impl Ctx<'_> {
         .await;
         if let Err(e) = self.start(c, &created.id).await {
             let _ = self.runtime.remove(&created.id).await;
-            return Err(e);
+            return Err(e.into());
         }
-        let inspect = docker.inspect_container(&created.id, None).await?;
+        let inspect = docker
+            .inspect_container(&created.id, None)
+            .await
+            .map_err(KubeletError::from)?;
         Ok(observe(&inspect, attempt))
     }
 

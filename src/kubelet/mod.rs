@@ -9,19 +9,29 @@
 //!
 //! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
-//! (pod spec → container config), `containers.rs` (one container: images, start, restarts),
-//! `status.rs` (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs`
-//! (log streams for the API server).
+//! (pod spec → container config), `env.rs` (the environment), `service_env.rs` (service link
+//! variables), `downward.rs` (downward API
+//! fields and resources), `volumes/` (pod volumes on the host), `local_path.rs` (the
+//! local-path provisioner and its StorageClass), `dns.rs` (`/etc/hosts`,
+//! resolv.conf), `containers.rs` (one container: images, start, restarts), `status.rs`
+//! (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs` (log streams
+//! for the API server).
 
 pub mod containers;
+pub mod dns;
+pub mod downward;
+pub mod env;
 pub mod host;
+pub mod local_path;
 pub mod logs;
 pub mod node;
 pub mod pause;
 pub mod pods;
 pub mod runtime;
+pub mod service_env;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -103,9 +113,26 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
 
     let api: Api<Pod> = Api::all(client.clone());
     let selector = format!("spec.nodeName={}", host.node_name);
-    let pods = Informer::spawn_with(api, watcher::Config::default().fields(&selector));
+    // Whole pods: the shared informers drop volumes, which the kubelet mounts.
+    let pods = Informer::spawn_whole(api, watcher::Config::default().fields(&selector));
+    let dns = dns::DnsSettings {
+        cluster_dns: vec![cfg.cluster_dns.to_string()],
+        cluster_domain: cfg.cluster_domain.clone(),
+        host_resolv_conf: "/etc/resolv.conf".into(),
+        host_hosts: "/etc/hosts".into(),
+    };
+    let local = if cfg.disable.iter().any(|d| d == local_path::DISABLE_NAME) {
+        None
+    } else {
+        let local = local_path::LocalPath::new(client.clone(), &cfg.data_dir(), &host.node_name);
+        if let Err(e) = local.ensure_class().await {
+            tracing::warn!(error = %e, "kubelet: cannot create the local-path StorageClass");
+        }
+        Some(Arc::new(local))
+    };
+    let volumes = volumes::VolumeManager::new(client.clone(), &cfg.data_dir(), local);
     let worker = Arc::new(pods::PodWorker::new(
-        client, runtime, host, node, cluster, pods,
+        client, runtime, host, node, cluster, pods, volumes, dns,
     ));
     logs::register(worker.node_name(), worker.log_source());
     worker.run().await;

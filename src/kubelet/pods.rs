@@ -1,8 +1,11 @@
 //! The pod worker: for every pod bound to this node (a field-selected watch), makes Docker match
-//! the spec — a sandbox holding the pod's network namespace and IP, the app containers joined
-//! to it ([`super::containers`]) — and writes the status through `pods/status`. Pods marked for
-//! deletion get their containers stopped with the grace period, removed, and the pod object
-//! deleted with grace period 0. Containers of pods that no longer exist are removed.
+//! the spec — the pod's volumes ([`super::volumes`]; a failure is a `FailedMount` and the pod
+//! waits), a sandbox holding the pod's network namespace and IP, its `/etc/hosts` and
+//! resolv.conf ([`super::dns`]), the init containers one after the other to completion, then
+//! the app containers joined to it ([`super::containers`]) — and writes the status through
+//! `pods/status`. Pods marked for deletion get their containers stopped with the grace period,
+//! removed, their directory deleted, and the pod object deleted with grace period 0. Containers
+//! and directories of pods that no longer exist are removed.
 //!
 //! Docker is polled (every 2 s per live pod) rather than watched for events.
 
@@ -18,16 +21,19 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 use serde_json::json;
 
-use super::containers::{label, Ctx, PullBackOff};
+use super::containers::{label, Ctx, PullBackOff, Role};
+use super::dns::DnsSettings;
+use super::downward::PodRuntimeInfo;
 use super::host::HostInfo;
 use super::logs::LogSource;
 use super::node::NodeState;
 use super::runtime::{network_name, Runtime};
-use super::spec::{self, PodRuntimeInfo};
-use super::status::{self, PodView};
+use super::spec;
+use super::status::{self, ContainerView, PodView};
+use super::volumes::VolumeManager;
 use super::{pause, KubeletError, CONTAINER_LABEL, POD_UID_LABEL, SANDBOX_NAME};
 use crate::controllers::common::informer::{Change, Informer};
-use crate::controllers::events::{reference, Recorder};
+use crate::controllers::events::{reference, EventType, Recorder};
 use crate::controllers::queue::{run_workers, WorkQueue};
 
 /// How often live pods are looked at again (the kubelet's PLEG relist period is 1 s).
@@ -48,13 +54,17 @@ pub struct PodWorker {
     queue: Arc<WorkQueue<ObjectRef<Pod>>>,
     recorder: Recorder,
     pulls: PullBackOff,
+    volumes: VolumeManager,
+    dns: DnsSettings,
     /// Pods this worker wrote a terminal phase for (the cache may not show it yet): never run
     /// again.
     finished: parking_lot::Mutex<HashSet<String>>,
 }
 
 impl PodWorker {
-    /// A worker for the pods in `pods` (already selected on this node).
+    /// A worker for the pods in `pods` (already selected on this node), their volumes kept by
+    /// `volumes`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         runtime: Runtime,
@@ -62,9 +72,13 @@ impl PodWorker {
         node: NodeState,
         cluster: String,
         pods: Informer<Pod>,
+        volumes: VolumeManager,
+        dns: DnsSettings,
     ) -> PodWorker {
         PodWorker {
             recorder: Recorder::new(client.clone(), "kubelet", Some(&host.node_name)),
+            volumes,
+            dns,
             client,
             runtime,
             host,
@@ -155,6 +169,30 @@ impl PodWorker {
         {
             return Ok(None);
         }
+        let mut info = PodRuntimeInfo {
+            pod_ip: String::new(),
+            host_ip: self.host.ip.to_string(),
+            node_cpu_millis: (self.host.cpus * 1000) as i64,
+            node_memory_bytes: self.host.memory_bytes as i64,
+        };
+        let pod_ref = reference("v1", "Pod", &pod.metadata);
+        let volumes = match self.volumes.sync(&pod, &info).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(pod = %key, error = %e, "kubelet: volume setup failed");
+                let message = e.to_string();
+                self.recorder
+                    .record(&pod_ref, EventType::Warning, "FailedMount", &message)
+                    .await;
+                if containers.is_empty() {
+                    // Nothing runs yet: the pod waits in ContainerCreating.
+                    let view = self.waiting_view(&pod);
+                    self.write_status(&pod, &old, &view).await?;
+                    return Ok(Some(POLL));
+                }
+                self.volumes.paths(&pod, &info).await
+            }
+        };
         let (sandbox_id, pod_ip) = match self.ensure_sandbox(&pod, &containers).await {
             Ok(s) => s,
             Err(e) => {
@@ -162,11 +200,10 @@ impl PodWorker {
                 return Err(e);
             }
         };
-        let info = PodRuntimeInfo {
-            pod_ip: pod_ip.clone(),
-            host_ip: self.host.ip.to_string(),
-        };
-        let pod_ref = reference("v1", "Pod", &pod.metadata);
+        info.pod_ip = pod_ip.clone();
+        let pod_dir = self.volumes.pod_dir(&uid);
+        let pod_files = super::dns::write_files(&pod_dir, &pod, &pod_ip, &self.dns)
+            .map_err(KubeletError::Unsupported)?;
         let ctx = Ctx {
             runtime: &self.runtime,
             recorder: &self.recorder,
@@ -176,41 +213,46 @@ impl PodWorker {
             pod_ref: &pod_ref,
             sandbox_id: &sandbox_id,
             info: &info,
+            client: &self.client,
+            volumes: &volumes,
+            pod_files: &pod_files,
         };
-        let mut view = PodView {
-            sandbox_ready: true,
-            pod_ip: Some(pod_ip),
-            host_ip: self.host.ip.to_string(),
-            containers: Vec::new(),
-        };
+        let mut view = self.waiting_view(&pod);
+        view.sandbox_ready = true;
+        view.pod_ip = Some(pod_ip);
+        view.init_containers.clear();
+        view.containers.clear();
         let mut next = Some(POLL);
-        for c in pod.spec.iter().flat_map(|s| &s.containers) {
-            let (v, wake) = ctx.sync(c, &containers).await?;
-            view.containers.push(v);
-            next = match (next, wake) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-        let status =
-            status::pod_status(&pod, &old, &view, crate::controllers::nodes::now_seconds());
-        if status != old {
-            let ns = pod.metadata.namespace.clone().unwrap_or_default();
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-            let patch = json!({"status": status});
-            match api
-                .patch_status(
-                    key.name.as_str(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
-                Err(e) => return Err(e.into()),
+        let spec = pod.spec.clone().unwrap_or_default();
+        let mut initialized = true;
+        for c in spec.init_containers.iter().flatten() {
+            if !initialized {
+                view.init_containers.push(bare_view(c));
+                continue;
             }
+            let (v, wake) = ctx.sync(c, Role::Init, &containers).await?;
+            let sidecar = c.restart_policy.as_deref() == Some("Always");
+            let done = v.current.as_ref().is_some_and(|o| match &o.state {
+                status::RunState::Exited { exit_code, .. } => !sidecar && *exit_code == 0,
+                status::RunState::Running { .. } => sidecar,
+                status::RunState::Created => false,
+            }) && v.waiting.is_none();
+            initialized &= done;
+            view.init_containers.push(v);
+            next = earliest(next, wake);
         }
+        for c in &spec.containers {
+            if !initialized {
+                view.containers.push(bare_view(c));
+                continue;
+            }
+            let (v, wake) = ctx.sync(c, Role::App, &containers).await?;
+            view.containers.push(v);
+            next = earliest(next, wake);
+        }
+        let Some(status) = self.write_status(&pod, &old, &view).await? else {
+            return Ok(None);
+        };
         if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
             // Nothing runs in a finished pod: its sandbox goes (the app containers stay for logs).
             self.finished.lock().insert(uid.clone());
@@ -218,6 +260,51 @@ impl PodWorker {
             return Ok(None);
         }
         Ok(next)
+    }
+
+    /// The view of a pod none of whose containers were created yet.
+    fn waiting_view(&self, pod: &Pod) -> PodView {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let init: Vec<ContainerView> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(bare_view)
+            .collect();
+        PodView {
+            sandbox_ready: false,
+            pod_ip: None,
+            host_ip: self.host.ip.to_string(),
+            default_waiting: (!init.is_empty()).then(|| "PodInitializing".to_string()),
+            init_containers: init,
+            containers: spec.containers.iter().map(bare_view).collect(),
+        }
+    }
+
+    /// Computes the pod's status from `view` and writes it if it changed; `None` if the pod
+    /// is gone.
+    async fn write_status(
+        &self,
+        pod: &Pod,
+        old: &k8s_openapi::api::core::v1::PodStatus,
+        view: &PodView,
+    ) -> Result<Option<k8s_openapi::api::core::v1::PodStatus>, KubeletError> {
+        let status = status::pod_status(pod, old, view, crate::controllers::nodes::now_seconds());
+        if &status != old {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+            let patch = json!({"status": status});
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some(status))
     }
 
     /// The running sandbox of `pod` (created if needed): its id and the pod's IP.
@@ -341,6 +428,8 @@ impl PodWorker {
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(e) => return Err(e.into()),
         }
+        self.volumes
+            .cleanup(pod.metadata.uid.as_deref().unwrap_or_default());
         tracing::debug!(pod = %name, namespace = %ns, "kubelet: pod terminated");
         Ok(())
     }
@@ -365,6 +454,32 @@ impl PodWorker {
                     .await?;
             }
         }
+        // Pod directories: against a fresh list, so a pod that just arrived keeps its own.
+        let live: HashSet<String> = self
+            .pods
+            .store()
+            .state()
+            .iter()
+            .filter_map(|p| p.metadata.uid.clone())
+            .collect();
+        self.volumes.sweep(&live);
+        self.volumes.reclaim().await;
         Ok(())
+    }
+}
+
+/// A container nothing was created for yet.
+fn bare_view(c: &k8s_openapi::api::core::v1::Container) -> ContainerView {
+    ContainerView {
+        name: c.name.clone(),
+        image: c.image.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -1,27 +1,20 @@
 //! Pod spec → Docker container configuration: the sandbox (pause image, pod hostname, the
 //! node's bridge network or the host's) and app containers joining its namespaces, with
-//! command/args, workingDir, env (values and `fieldRef`s, `$(VAR)` expansion as upstream) and
-//! the labels the kubelet finds them by.
+//! command/args (`$(VAR)` expanded from the resolved environment, as upstream), workingDir, the
+//! environment ([`super::env`]), the mounts ([`super::volumes`]) and the labels the kubelet
+//! finds them by.
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
+use super::env::expand;
 use super::pause::{PAUSE_IMAGE, PAUSE_PATH};
 use super::{
     ATTEMPT_LABEL, CLUSTER_LABEL, CONTAINER_LABEL, MANAGED_LABEL, POD_NAMESPACE_LABEL,
     POD_NAME_LABEL, POD_UID_LABEL, SANDBOX_NAME,
 };
-
-/// Values `fieldRef`s may point at that are not in the pod object yet.
-#[derive(Clone, Debug, Default)]
-pub struct PodRuntimeInfo {
-    /// The pod's IP (the sandbox's).
-    pub pod_ip: String,
-    /// The node's IP.
-    pub host_ip: String,
-}
 
 /// Whether the pod uses the host's network namespace.
 pub fn host_network(pod: &Pod) -> bool {
@@ -69,12 +62,7 @@ pub fn docker_name(pod: &Pod, container: &str, attempt: i32) -> String {
 /// The sandbox of `pod`: the pause program on `network` (or the host's network).
 pub fn sandbox_config(pod: &Pod, cluster: &str, network: &str) -> ContainerCreateBody {
     let host = host_network(pod);
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let hostname = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.hostname.clone())
-        .unwrap_or_else(|| name.chars().take(63).collect());
+    let hostname = super::dns::hostname(pod);
     ContainerCreateBody {
         image: Some(PAUSE_IMAGE.to_string()),
         entrypoint: Some(vec![PAUSE_PATH.to_string()]),
@@ -89,17 +77,34 @@ pub fn sandbox_config(pod: &Pod, cluster: &str, network: &str) -> ContainerCreat
     }
 }
 
-/// An app container of `pod` joining the sandbox `sandbox_id`.
+/// What a container is created with besides its spec: the resolved environment and mounts.
+#[derive(Clone, Debug, Default)]
+pub struct Prepared {
+    /// `NAME`, `value` pairs ([`super::env::resolve`]).
+    pub env: Vec<(String, String)>,
+    /// Volume mounts plus the pod's `/etc/hosts` and `/etc/resolv.conf`.
+    pub mounts: Vec<Mount>,
+}
+
+/// An app (or init) container of `pod` joining the sandbox `sandbox_id`.
 pub fn container_config(
     pod: &Pod,
     c: &Container,
     cluster: &str,
     sandbox_id: &str,
     attempt: i32,
-    info: &PodRuntimeInfo,
+    prepared: &Prepared,
 ) -> ContainerCreateBody {
-    let env = env(pod, c, info);
-    let vars: HashMap<&str, &str> = env.iter().filter_map(|e| e.split_once('=')).collect();
+    let vars: HashMap<&str, &str> = prepared
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let env: Vec<String> = prepared
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let expand_all = |list: &Option<Vec<String>>| {
         list.as_ref()
             .map(|l| l.iter().map(|s| expand(s, &vars)).collect::<Vec<String>>())
@@ -123,101 +128,17 @@ pub fn container_config(
         host_config: Some(HostConfig {
             network_mode: Some(format!("container:{sandbox_id}")),
             ipc_mode: Some(format!("container:{sandbox_id}")),
+            mounts: (!prepared.mounts.is_empty()).then(|| prepared.mounts.clone()),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
 
-/// The container's environment as `NAME=value`, in order, later entries seeing earlier ones.
-pub fn env(pod: &Pod, c: &Container, info: &PodRuntimeInfo) -> Vec<String> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for e in c.env.iter().flatten() {
-        let value = if let Some(v) = &e.value {
-            let vars: HashMap<&str, &str> =
-                out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            expand(v, &vars)
-        } else if let Some(field) = e.value_from.as_ref().and_then(|f| f.field_ref.as_ref()) {
-            field_value(pod, &field.field_path, info).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        out.retain(|(k, _)| k != &e.name);
-        out.push((e.name.clone(), value));
-    }
-    out.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
-
-/// The value of a downward-API field path, e.g. `metadata.name`, `status.podIP`,
-/// `metadata.labels['app']`.
-pub fn field_value(pod: &Pod, path: &str, info: &PodRuntimeInfo) -> Option<String> {
-    let meta = &pod.metadata;
-    let spec = pod.spec.as_ref();
-    let map_key = |prefix: &str| {
-        path.strip_prefix(prefix)?
-            .strip_suffix("']")
-            .map(str::to_string)
-    };
-    if let Some(key) = map_key("metadata.labels['") {
-        return meta.labels.as_ref()?.get(&key).cloned();
-    }
-    if let Some(key) = map_key("metadata.annotations['") {
-        return meta.annotations.as_ref()?.get(&key).cloned();
-    }
-    match path {
-        "metadata.name" => meta.name.clone(),
-        "metadata.namespace" => meta.namespace.clone(),
-        "metadata.uid" => meta.uid.clone(),
-        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()),
-        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()),
-        "status.podIP" | "status.podIPs" => Some(info.pod_ip.clone()),
-        "status.hostIP" | "status.hostIPs" => Some(info.host_ip.clone()),
-        _ => None,
-    }
-}
-
-/// Upstream's `$(VAR)` expansion: defined variables are replaced, `$$` is a literal `$`,
-/// anything else stays as written.
-pub fn expand(input: &str, vars: &HashMap<&str, &str>) -> String {
-    let mut out = String::with_capacity(input.len());
-    let mut rest = input;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(body) = after.strip_prefix('(') {
-            match body.find(')') {
-                Some(end) => {
-                    let name = &body[..end];
-                    match vars.get(name) {
-                        Some(v) => out.push_str(v),
-                        None => {
-                            out.push_str("$(");
-                            out.push_str(name);
-                            out.push(')');
-                        }
-                    }
-                    rest = &body[end + 1..];
-                }
-                None => {
-                    out.push_str("$(");
-                    rest = body;
-                }
-            }
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubelet::downward::PodRuntimeInfo;
 
     fn pod() -> Pod {
         serde_json::from_value(serde_json::json!({
@@ -244,8 +165,18 @@ mod tests {
         let info = PodRuntimeInfo {
             pod_ip: "10.42.0.5".into(),
             host_ip: "192.168.1.2".into(),
+            ..Default::default()
         };
-        let cfg = container_config(&pod, c, "cl", "sbx", 2, &info);
+        let env = super::super::env::resolve(&pod, c, &info, &Default::default()).unwrap();
+        let mount = Mount {
+            target: Some("/etc/hosts".into()),
+            ..Default::default()
+        };
+        let prepared = Prepared {
+            env,
+            mounts: vec![mount.clone()],
+        };
+        let cfg = container_config(&pod, c, "cl", "sbx", 2, &prepared);
         assert_eq!(
             cfg.env.clone().unwrap(),
             vec![
@@ -261,10 +192,9 @@ mod tests {
         let labels = cfg.labels.unwrap();
         assert_eq!(labels[ATTEMPT_LABEL], "2");
         assert_eq!(labels[POD_UID_LABEL], "u1");
-        assert_eq!(
-            cfg.host_config.unwrap().network_mode.as_deref(),
-            Some("container:sbx")
-        );
+        let host = cfg.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("container:sbx"));
+        assert_eq!(host.mounts, Some(vec![mount]));
     }
 
     #[test]
@@ -274,7 +204,7 @@ mod tests {
         spec.containers[0].command = None;
         spec.containers[0].args = Some(vec!["sleep".into(), "3600".into()]);
         let c = spec.containers[0].clone();
-        let cfg = container_config(&pod, &c, "cl", "sbx", 0, &PodRuntimeInfo::default());
+        let cfg = container_config(&pod, &c, "cl", "sbx", 0, &Prepared::default());
         assert_eq!(cfg.entrypoint, None);
         assert_eq!(cfg.cmd.unwrap(), vec!["sleep", "3600"]);
         assert_eq!(docker_name(&pod, "c", 0), "k8s_c_p_ns_u1_0");

@@ -1,7 +1,8 @@
-//! Pod status from what Docker shows (pure, so it is unit-tested): container states with
-//! upstream's reasons (ContainerCreating, Completed, Error, OOMKilled, CrashLoopBackOff,
-//! ErrImagePull…), restart counts, `lastState`, the phase by upstream's `getPhase`, and the
-//! conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready, PodScheduled.
+//! Pod status from what Docker shows (pure, so it is unit-tested): init and app container
+//! states with upstream's reasons (ContainerCreating, PodInitializing, Completed, Error,
+//! OOMKilled, CrashLoopBackOff, ErrImagePull…), restart counts, `lastState`, the phase by
+//! upstream's `getPhase` (a failed init container under restartPolicy Never fails the pod), and
+//! the conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready, PodScheduled.
 
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
@@ -103,8 +104,13 @@ pub struct PodView {
     pub pod_ip: Option<String>,
     /// The node's IP.
     pub host_ip: String,
+    /// The spec's init containers, in order.
+    pub init_containers: Vec<ContainerView>,
     /// The spec's containers, in order.
     pub containers: Vec<ContainerView>,
+    /// The reason of containers not created yet: `ContainerCreating`, or `PodInitializing`
+    /// when the pod has init containers (as upstream).
+    pub default_waiting: Option<String>,
 }
 
 fn waiting(reason: &str, message: Option<String>) -> ContainerState {
@@ -117,8 +123,8 @@ fn waiting(reason: &str, message: Option<String>) -> ContainerState {
     }
 }
 
-/// The status of one container.
-pub fn container_status(v: &ContainerView) -> ContainerStatus {
+/// The status of one container (`default_waiting`: the reason when nothing was created yet).
+pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerStatus {
     let mut cs = ContainerStatus {
         name: v.name.clone(),
         image: normalize_image(&v.image),
@@ -138,7 +144,7 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
             let (reason, message) = v
                 .waiting
                 .clone()
-                .unwrap_or_else(|| ("ContainerCreating".to_string(), None));
+                .unwrap_or_else(|| (default_waiting.to_string(), None));
             cs.state = Some(waiting(&reason, message));
         }
         Some(cur) => {
@@ -177,6 +183,29 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
         }
     }
     cs
+}
+
+/// Whether an init container is done: exited 0 (a sidecar, restartPolicy Always: started).
+pub fn init_done(cs: &ContainerStatus, sidecar: bool) -> bool {
+    let state = cs.state.clone().unwrap_or_default();
+    if sidecar {
+        return state.running.is_some();
+    }
+    state.terminated.is_some_and(|t| t.exit_code == 0)
+}
+
+/// Whether an init container failed: exited non-zero, now or before the restart it waits for.
+pub fn init_failed(cs: &ContainerStatus) -> bool {
+    let state = cs.state.clone().unwrap_or_default();
+    if let Some(t) = &state.terminated {
+        return t.exit_code != 0;
+    }
+    state.waiting.is_some()
+        && cs
+            .last_state
+            .as_ref()
+            .and_then(|l| l.terminated.as_ref())
+            .is_some_and(|t| t.exit_code != 0)
 }
 
 /// Upstream's `getPhase` for the containers' statuses under `policy`.
@@ -224,8 +253,50 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
         .as_ref()
         .and_then(|s| s.restart_policy.clone())
         .unwrap_or_else(|| "Always".to_string());
-    let statuses: Vec<ContainerStatus> = view.containers.iter().map(container_status).collect();
-    let phase = phase(&statuses, &policy);
+    let default_waiting = view
+        .default_waiting
+        .as_deref()
+        .unwrap_or("ContainerCreating");
+    let statuses: Vec<ContainerStatus> = view
+        .containers
+        .iter()
+        .map(|v| container_status(v, default_waiting))
+        .collect();
+    let init_specs = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.init_containers.iter().flatten());
+    let mut init_statuses = Vec::new();
+    let mut incomplete = Vec::new();
+    let mut init_failures = 0;
+    for (v, c) in view.init_containers.iter().zip(init_specs) {
+        let sidecar = c.restart_policy.as_deref() == Some("Always");
+        let mut cs = container_status(v, default_waiting);
+        let done = init_done(&cs, sidecar);
+        cs.ready = done;
+        if !sidecar && cs.state.as_ref().is_some_and(|s| s.terminated.is_some()) {
+            cs.started = Some(false);
+        }
+        if !done {
+            incomplete.push(cs.name.clone());
+        }
+        if !sidecar && init_failed(&cs) {
+            init_failures += 1;
+        }
+        init_statuses.push(cs);
+    }
+    let initialized = incomplete.is_empty();
+    let phase = if init_failures > 0 && policy == "Never" {
+        "Failed"
+    } else if !initialized
+        && !statuses
+            .iter()
+            .any(|c| c.state.as_ref().is_some_and(|s| s.waiting.is_none()))
+    {
+        "Pending"
+    } else {
+        phase(&statuses, &policy)
+    };
     let terminal = phase == "Succeeded" || phase == "Failed";
     let unready: Vec<&str> = statuses
         .iter()
@@ -255,7 +326,19 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
         None,
         None,
     );
-    cond("Initialized", true, None, None);
+    if initialized {
+        cond("Initialized", true, None, None);
+    } else {
+        cond(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
+        );
+    }
     cond("Ready", unready.is_empty(), reason, message.clone());
     cond("ContainersReady", unready.is_empty(), reason, message);
     cond("PodScheduled", true, None, None);
@@ -268,6 +351,7 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
     status.phase = Some(phase.to_string());
     status.conditions = Some(conditions);
     status.container_statuses = Some(statuses);
+    status.init_container_statuses = (!init_statuses.is_empty()).then_some(init_statuses);
     status.host_ip = Some(view.host_ip.clone());
     status.host_ips = Some(vec![HostIP {
         ip: view.host_ip.clone(),

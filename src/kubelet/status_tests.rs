@@ -40,6 +40,8 @@ fn view(current: Option<Observed>, waiting: Option<(&str, &str)>) -> PodView {
             previous: None,
             waiting: waiting.map(|(r, m)| (r.to_string(), Some(m.to_string()))),
         }],
+        init_containers: Vec::new(),
+        default_waiting: None,
     }
 }
 
@@ -172,4 +174,108 @@ fn docker_times() {
         docker_time(Some("2024-05-01T10:00:00.123456789Z")),
         Some("2024-05-01T10:00:00Z".parse().unwrap())
     );
+}
+
+fn init_pod(policy: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+        "spec": {"restartPolicy": policy,
+            "initContainers": [{"name": "i1", "image": "busybox:1.35"}, {"name": "i2", "image": "busybox:1.35"}],
+            "containers": [{"name": "c", "image": "busybox:1.35"}]},
+    }))
+    .unwrap()
+}
+
+fn init_view(i1: Option<Observed>, i1_waiting: Option<&str>) -> PodView {
+    let cv = |name: &str, current: Option<Observed>, waiting: Option<&str>| ContainerView {
+        name: name.into(),
+        image: "busybox:1.35".into(),
+        current,
+        previous: None,
+        waiting: waiting.map(|r| (r.to_string(), None)),
+    };
+    PodView {
+        sandbox_ready: true,
+        pod_ip: Some("10.42.0.2".into()),
+        host_ip: "192.168.0.9".into(),
+        init_containers: vec![cv("i1", i1, i1_waiting), cv("i2", None, None)],
+        containers: vec![cv("c", None, None)],
+        default_waiting: Some("PodInitializing".into()),
+    }
+}
+
+fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {
+    cs.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+}
+
+#[test]
+fn init_containers_pending_then_failed_under_never() {
+    let s = pod_status(
+        &init_pod("Never"),
+        &PodStatus::default(),
+        &init_view(None, None),
+        t(1),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let init = s.init_container_statuses.as_ref().unwrap();
+    assert_eq!(waiting_reason(&init[0]), Some("PodInitializing"));
+    assert_eq!(
+        waiting_reason(&s.container_statuses.as_ref().unwrap()[0]),
+        Some("PodInitializing")
+    );
+    let c = cond(&s, "Initialized");
+    assert_eq!(c.status, "False");
+    assert_eq!(c.reason.as_deref(), Some("ContainersNotInitialized"));
+    assert_eq!(
+        c.message.as_deref(),
+        Some("containers with incomplete status: [i1 i2]")
+    );
+
+    let s = pod_status(
+        &init_pod("Never"),
+        &PodStatus::default(),
+        &init_view(Some(exited("a", 0, 1)), None),
+        t(1),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    let i1 = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!(
+        i1.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        1
+    );
+    assert!(!i1.ready);
+}
+
+#[test]
+fn init_containers_back_off_and_complete() {
+    let s = pod_status(
+        &init_pod("Always"),
+        &PodStatus::default(),
+        &init_view(Some(exited("a", 0, 1)), Some("CrashLoopBackOff")),
+        t(1),
+    );
+    assert_eq!(s.phase.as_deref(), Some("Pending"), "restarted, not failed");
+    let i1 = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!(waiting_reason(i1), Some("CrashLoopBackOff"));
+    assert!(i1.last_state.as_ref().unwrap().terminated.is_some());
+
+    let mut v = init_view(Some(exited("a", 0, 0)), None);
+    v.init_containers[1].current = Some(exited("b", 0, 0));
+    v.containers[0].current = Some(Observed {
+        id: "c".into(),
+        attempt: 0,
+        image_id: String::new(),
+        state: RunState::Running { started_at: t(5) },
+    });
+    let s = pod_status(&init_pod("Always"), &PodStatus::default(), &v, t(6));
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&s, "Initialized").status, "True");
+    let init = s.init_container_statuses.as_ref().unwrap();
+    assert!(init.iter().all(|c| c.ready && c.started == Some(false)));
 }

@@ -137,9 +137,12 @@ impl Synced {
 /// `managedFields` (a large share of every object; only the API server uses them) and, of pods,
 /// every volume but claims (`persistentVolumeClaim`, `ephemeral`) and the containers' volume
 /// mounts — a typed volume takes 3 KiB whatever its source. Components that need a pod whole
-/// (the kubelet) watch their own pods.
-fn slim<K: Resource + 'static>(mut obj: K) -> K {
+/// (the kubelet) use [`Informer::spawn_whole`], which only drops `managedFields`.
+fn slim<K: Resource + 'static>(mut obj: K, whole: bool) -> K {
     obj.meta_mut().managed_fields = None;
+    if whole {
+        return obj;
+    }
     if let Some(pod) = (&mut obj as &mut dyn Any).downcast_mut::<Pod>() {
         if let Some(spec) = pod.spec.as_mut() {
             if let Some(volumes) = spec.volumes.as_mut() {
@@ -163,8 +166,17 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone + Default,
 {
-    /// Starts watching `api` with `config` in a task.
+    /// Starts watching `api` with `config` in a task (pods without their volumes, see [`slim`]).
     pub fn spawn_with(api: Api<K>, config: watcher::Config) -> Informer<K> {
+        Informer::spawn_inner(api, config, false)
+    }
+
+    /// As [`Informer::spawn_with`], keeping pods whole (volumes and volume mounts).
+    pub fn spawn_whole(api: Api<K>, config: watcher::Config) -> Informer<K> {
+        Informer::spawn_inner(api, config, true)
+    }
+
+    fn spawn_inner(api: Api<K>, config: watcher::Config, whole: bool) -> Informer<K> {
         let (store, mut writer) = reflector::store();
         let listeners: Arc<Mutex<Vec<mpsc::UnboundedSender<Change<K>>>>> = Arc::default();
         let feed = listeners.clone();
@@ -175,9 +187,9 @@ where
         tokio::spawn(async move {
             let stream = watcher::watcher(api, config).default_backoff().map(|ev| {
                 ev.map(|e| match e {
-                    Event::Apply(o) => Event::Apply(slim(o)),
-                    Event::InitApply(o) => Event::InitApply(slim(o)),
-                    Event::Delete(o) => Event::Delete(slim(o)),
+                    Event::Apply(o) => Event::Apply(slim(o, whole)),
+                    Event::InitApply(o) => Event::InitApply(slim(o, whole)),
+                    Event::Delete(o) => Event::Delete(slim(o, whole)),
                     other => other,
                 })
             });
