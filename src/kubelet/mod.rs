@@ -2,7 +2,8 @@
 //! the pods bound to it as Docker containers through `bollard` (a sandbox from Skiff's own pause
 //! image on a bridge network for the node's pod CIDR, app containers joining its network
 //! namespace), writes their status through `pods/status`, stops and removes them when pods are
-//! deleted, and serves their logs to the API server (`pods/log`).
+//! deleted, and serves their logs (`pods/log`), exec/attach sessions and port-forward
+//! connections (`pods/exec`, `pods/attach`, `pods/portforward`) to the API server.
 //!
 //! Everything it creates in Docker carries the labels below, so after a restart (even `kill -9`)
 //! the kubelet finds its containers again instead of starting duplicates.
@@ -11,7 +12,8 @@
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
 //! (pod spec → container config), `containers.rs` (one container: images, start, restarts),
 //! `status.rs` (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs`
-//! (log streams for the API server).
+//! (log streams for the API server), `streaming.rs` (exec, attach and port-forward connections
+//! for the API server).
 
 pub mod containers;
 pub mod host;
@@ -22,6 +24,7 @@ pub mod pods;
 pub mod runtime;
 pub mod spec;
 pub mod status;
+pub mod streaming;
 
 use std::sync::Arc;
 
@@ -108,6 +111,10 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
         client, runtime, host, node, cluster, pods,
     ));
     logs::register(worker.node_name(), worker.log_source());
+    streaming::register(
+        worker.node_name(),
+        streaming::StreamSource::new(worker.runtime().clone(), worker.cluster().to_string()),
+    );
     worker.run().await;
     Ok(())
 }
