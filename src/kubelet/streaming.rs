@@ -170,7 +170,7 @@ impl StreamSource {
     fn docker(&self) -> Result<Docker, StreamError> {
         self.runtime
             .docker()
-            .map(Clone::clone)
+            .cloned()
             .map_err(|e| StreamError::Runtime(e.to_string()))
     }
 
