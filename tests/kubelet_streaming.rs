@@ -15,8 +15,10 @@ use common::{eventually, unique_ns, Server};
 /// The tests share the machine's node name and Docker: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A server with the kubelet, its node Ready, and a fresh namespace.
-fn cluster() -> (Server, Cleanup, String) {
+/// The cleanup of a server's containers, the server with the kubelet (its node Ready) and a
+/// fresh namespace. Bind them in this order: the server must stop before its containers are
+/// removed, or its kubelet recreates them.
+fn cluster() -> (Cleanup, Server, String) {
     let s = Server::start_host(&[]);
     let uid = s
         .kubectl_ok(&["get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}"])
@@ -35,7 +37,7 @@ fn cluster() -> (Server, Cleanup, String) {
     assert!(ready, "node not Ready:\n{}", s.log());
     let ns = unique_ns("stream");
     s.kubectl_ok(&["create", "ns", &ns]);
-    (s, cleanup, ns)
+    (cleanup, s, ns)
 }
 
 fn wait_running(s: &Server, ns: &str, pod: &str) {
@@ -146,7 +148,7 @@ fn exec_and_cp() {
     if !docker_env() {
         return;
     }
-    let (s, _cleanup, ns) = cluster();
+    let (_cleanup, s, ns) = cluster();
     s.kubectl_ok(&[
         "-n",
         &ns,
@@ -232,45 +234,54 @@ fn exec_and_cp() {
 
     // The terminal size is passed on, and so are later changes (tmux drives the terminal; the
     // command waits a moment first: the process starts before kubectl's first size arrives).
-    let session = format!("skiff-{ns}");
-    let cmdline = format!(
-        "KUBECONFIG={} HOME={} kubectl -n {ns} exec -it b -- sh -c 'sleep 1; stty size; sleep 3; stty size; sleep 600'",
-        s.kubeconfig().display(),
-        s.data_dir().display()
-    );
-    let started = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmdline,
-        ])
-        .status()
-        .expect("tmux");
-    assert!(started.success());
-    let pane = || {
-        Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &session])
-            .output()
-            .map(|o| text(&o.stdout))
-            .unwrap_or_default()
-    };
-    let sized = eventually(Duration::from_secs(30), || pane().contains("30 100"));
-    let _ = Command::new("tmux")
-        .args(["resize-window", "-t", &session, "-x", "120", "-y", "40"])
-        .status();
-    let resized = eventually(Duration::from_secs(30), || pane().contains("40 120"));
-    let shown = pane();
-    let _ = Command::new("tmux")
-        .args(["kill-session", "-t", &session])
-        .status();
-    assert!(sized, "terminal size not seen in the pod: {shown:?}");
-    assert!(resized, "new terminal size not seen in the pod: {shown:?}");
+    for (transport, env) in [("websockets", WEBSOCKETS), ("spdy", SPDY)] {
+        let session = format!("skiff-{ns}-{transport}");
+        let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let cmdline = format!(
+            "{vars}KUBECONFIG={} HOME={} kubectl -n {ns} exec -it b -- sh -c 'sleep 1; stty size; sleep 3; stty size; sleep 600'",
+            s.kubeconfig().display(),
+            s.data_dir().display()
+        );
+        let started = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmdline,
+            ])
+            .status()
+            .expect("tmux");
+        assert!(started.success());
+        let pane = || {
+            Command::new("tmux")
+                .args(["capture-pane", "-p", "-t", &session])
+                .output()
+                .map(|o| text(&o.stdout))
+                .unwrap_or_default()
+        };
+        let sized = eventually(Duration::from_secs(30), || pane().contains("30 100"));
+        let _ = Command::new("tmux")
+            .args(["resize-window", "-t", &session, "-x", "120", "-y", "40"])
+            .status();
+        let resized = eventually(Duration::from_secs(30), || pane().contains("40 120"));
+        let shown = pane();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &session])
+            .status();
+        assert!(
+            sized,
+            "{transport}: terminal size not seen in the pod: {shown:?}"
+        );
+        assert!(
+            resized,
+            "{transport}: new terminal size not seen in the pod: {shown:?}"
+        );
+    }
 
     // kubectl cp both ways (tar over exec), contents compared.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -409,7 +420,7 @@ fn attach() {
     if !docker_env() {
         return;
     }
-    let (s, _cleanup, ns) = cluster();
+    let (_cleanup, s, ns) = cluster();
     s.kubectl_ok(&[
         "-n",
         &ns,
@@ -527,7 +538,7 @@ fn port_forward_to_a_web_server() {
     if !docker_env() {
         return;
     }
-    let (s, _cleanup, ns) = cluster();
+    let (_cleanup, s, ns) = cluster();
     s.kubectl_ok(&[
         "-n",
         &ns,
