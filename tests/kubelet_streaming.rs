@@ -481,6 +481,70 @@ fn attach() {
     });
     assert!(ended, "cat did not end after its stdin was closed");
 
+    // `kubectl run -it`: a container with stdin and a terminal, attached at once (tmux is the
+    // terminal): commands typed run in the pod, at the terminal's size.
+    for (transport, env) in [("websockets", WEBSOCKETS), ("spdy", SPDY)] {
+        let session = format!("skiff-{ns}-run-{transport}");
+        let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let cmdline = format!(
+            "{vars}KUBECONFIG={} HOME={} kubectl -n {ns} run -it --rm shell-{transport} --image=busybox:1.35 --restart=Never -- sh; sleep 600",
+            s.kubeconfig().display(),
+            s.data_dir().display()
+        );
+        let started = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmdline,
+            ])
+            .status()
+            .expect("tmux");
+        assert!(started.success());
+        let pane = || {
+            Command::new("tmux")
+                .args(["capture-pane", "-p", "-t", &session])
+                .output()
+                .map(|o| text(&o.stdout))
+                .unwrap_or_default()
+        };
+        let prompt = eventually(Duration::from_secs(60), || pane().contains("/ #"));
+        let _ = Command::new("tmux")
+            .args([
+                "send-keys",
+                "-t",
+                &session,
+                "echo tty-$((6*7)); stty size",
+                "Enter",
+            ])
+            .status();
+        let answered = eventually(Duration::from_secs(20), || {
+            let p = pane();
+            p.contains("tty-42") && p.contains("30 100")
+        });
+        let _ = Command::new("tmux")
+            .args(["send-keys", "-t", &session, "exit", "Enter"])
+            .status();
+        let deleted = eventually(Duration::from_secs(60), || {
+            pane().contains(&format!("pod \"shell-{transport}\" deleted"))
+        });
+        let shown = pane();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &session])
+            .status();
+        assert!(prompt, "{transport}: no shell prompt: {shown:?}");
+        assert!(answered, "{transport}: no answer from the shell: {shown:?}");
+        assert!(
+            deleted,
+            "{transport}: the pod was not removed after exit: {shown:?}"
+        );
+    }
+
     // Attaching with -i to a container without stdin is refused with a message.
     let out = kubectl_env(
         &s,
