@@ -92,6 +92,14 @@ fn kubectl_env(
     child.wait_with_output().expect("kubectl output")
 }
 
+/// tmux on its own server (socket `name`): sessions of other tests and users never meet it,
+/// and its end (`kill-server`) cannot race another test's start.
+fn tmux(name: &str) -> Command {
+    let mut cmd = Command::new("tmux");
+    cmd.args(["-L", name]);
+    cmd
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -242,7 +250,7 @@ fn exec_and_cp() {
             s.kubeconfig().display(),
             s.data_dir().display()
         );
-        let started = Command::new("tmux")
+        let started = tmux(&session)
             .args([
                 "new-session",
                 "-d",
@@ -258,21 +266,19 @@ fn exec_and_cp() {
             .expect("tmux");
         assert!(started.success());
         let pane = || {
-            Command::new("tmux")
+            tmux(&session)
                 .args(["capture-pane", "-p", "-t", &session])
                 .output()
                 .map(|o| text(&o.stdout))
                 .unwrap_or_default()
         };
         let sized = eventually(Duration::from_secs(30), || pane().contains("30 100"));
-        let _ = Command::new("tmux")
+        let _ = tmux(&session)
             .args(["resize-window", "-t", &session, "-x", "120", "-y", "40"])
             .status();
         let resized = eventually(Duration::from_secs(30), || pane().contains("40 120"));
         let shown = pane();
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &session])
-            .status();
+        let _ = tmux(&session).args(["kill-server"]).status();
         assert!(
             sized,
             "{transport}: terminal size not seen in the pod: {shown:?}"
@@ -491,7 +497,7 @@ fn attach() {
             s.kubeconfig().display(),
             s.data_dir().display()
         );
-        let started = Command::new("tmux")
+        let started = tmux(&session)
             .args([
                 "new-session",
                 "-d",
@@ -507,14 +513,14 @@ fn attach() {
             .expect("tmux");
         assert!(started.success());
         let pane = || {
-            Command::new("tmux")
+            tmux(&session)
                 .args(["capture-pane", "-p", "-t", &session])
                 .output()
                 .map(|o| text(&o.stdout))
                 .unwrap_or_default()
         };
         let prompt = eventually(Duration::from_secs(60), || pane().contains("/ #"));
-        let _ = Command::new("tmux")
+        let _ = tmux(&session)
             .args([
                 "send-keys",
                 "-t",
@@ -527,16 +533,14 @@ fn attach() {
             let p = pane();
             p.contains("tty-42") && p.contains("30 100")
         });
-        let _ = Command::new("tmux")
+        let _ = tmux(&session)
             .args(["send-keys", "-t", &session, "exit", "Enter"])
             .status();
         let deleted = eventually(Duration::from_secs(60), || {
             pane().contains(&format!("pod \"shell-{transport}\" deleted"))
         });
         let shown = pane();
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &session])
-            .status();
+        let _ = tmux(&session).args(["kill-server"]).status();
         assert!(prompt, "{transport}: no shell prompt: {shown:?}");
         assert!(answered, "{transport}: no answer from the shell: {shown:?}");
         assert!(
