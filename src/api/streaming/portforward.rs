@@ -115,6 +115,7 @@ async fn forward(target: Target, port: String, error: Stream, data: Stream) {
             return;
         }
     };
+    tracing::debug!(pod = %target.pod, port = port_number, "port-forward: connected");
     let (mut tcp_read, mut tcp_write) = tcp.into_split();
     let upstream = tokio::spawn(async move {
         while let Some(chunk) = from_client.recv().await {

@@ -80,6 +80,7 @@ pub async fn run(
         result = &mut pump => result,
         _ = &mut feeder => {
             // The client went away: stop reading the process.
+            tracing::debug!(exec, "exec/attach client went away");
             pump.abort();
             return;
         }
@@ -91,5 +92,6 @@ pub async fn run(
         Ok(Err(e)) => channel::failure_status(&e),
         Err(e) => channel::failure_status(&e.to_string()),
     };
+    tracing::debug!(exec, status = %status, "exec/attach session ended");
     let _ = out.send(ServerEvent::Status(status)).await;
 }
