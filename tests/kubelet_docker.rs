@@ -4,47 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::docker::{docker, docker_env, Cleanup};
 use common::{eventually, unique_ns, Server};
-
-/// Runs `scripts/docker-env`; `false` (with the reason printed) if Docker cannot be had here.
-fn docker_env() -> bool {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/docker-env");
-    match Command::new("bash").arg(script).output() {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => {
-            eprintln!(
-                "SKIPPED: Docker could not be installed or started by scripts/docker-env:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            false
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: cannot run scripts/docker-env: {e}");
-            false
-        }
-    }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Removes every container of the cluster when the test ends (passing or not).
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let filter = format!("label=skiff.io/cluster={}", self.0);
-        for id in docker(&["ps", "-aq", "--filter", &filter]).split_whitespace() {
-            docker(&["rm", "-f", id]);
-        }
-    }
-}
 
 fn jsonpath(s: &Server, ns: &str, what: &str, path: &str) -> String {
     let out = s.kubectl(&["-n", ns, "get", what, "-o", &format!("jsonpath={path}")]);
@@ -74,7 +37,7 @@ fn pods_run_as_docker_containers() {
         .kubectl_ok(&["get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}"])
         .trim()
         .to_string();
-    let _cleanup = Cleanup(cluster.clone());
+    let _cleanup = Cleanup(cluster.clone(), s.data_dir().to_path_buf());
 
     // The host registers as a Ready node running Docker.
     let ready = eventually(Duration::from_secs(30), || {

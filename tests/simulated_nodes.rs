@@ -160,6 +160,16 @@ fn pods_on_simulated_nodes_run_complete_crash_and_go_away() {
         .is_some_and(|ip| !ip.is_empty()));
     assert_eq!(pod["status"]["qosClass"], "BestEffort");
 
+    // A simulated node runs no containers: exec and port-forward get a Kubernetes error at
+    // once (kubectl falls back from WebSocket to SPDY and reports the server's message).
+    let err = s.kubectl_err(&["exec", "web", "--", "true"]);
+    assert!(
+        err.contains("no kubelet for node \"sim-node-1\" runs in this server"),
+        "{err}"
+    );
+    let err = s.kubectl_err(&["port-forward", "pod/web", ":80"]);
+    assert!(err.contains("simulated nodes run no containers"), "{err}");
+
     // A command that exits 0 with restartPolicy Never completes.
     s.kubectl_stdin_ok(
         &["apply", "-f", "-"],

@@ -28,6 +28,7 @@ pub mod rest;
 pub mod store;
 pub mod strategic;
 pub mod strategy;
+pub mod streaming;
 pub mod table;
 pub mod validate;
 pub mod watch;

@@ -92,7 +92,7 @@ pub async fn serve(
 }
 
 /// The named container, or the only / default one; upstream's message otherwise.
-fn choose_container(pod: &Pod, requested: Option<&str>) -> ApiResult<String> {
+pub(crate) fn choose_container(pod: &Pod, requested: Option<&str>) -> ApiResult<String> {
     let spec = pod.spec.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();

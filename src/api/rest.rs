@@ -126,6 +126,24 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             .map(|r| ("get", r))
             .map_err(|e| ("get", e));
     }
+    if let Some(kind) = info
+        .subresource
+        .as_deref()
+        .and_then(super::streaming::Kind::of)
+        .filter(|_| res.rt.plural == "pods" && ns.is_some())
+    {
+        if method != Method::GET && method != Method::POST {
+            return Err(("", ApiError::method_not_allowed()));
+        }
+        let (ns, name) = (
+            ns.as_deref().unwrap_or_default(),
+            info.name.as_deref().unwrap_or_default(),
+        );
+        return super::streaming::serve(app, &res, ns, name, kind, req)
+            .await
+            .map(|r| ("connect", r))
+            .map_err(|e| ("connect", e));
+    }
     let is_watch = info.watch_path || query.flag("watch");
     let verb: &'static str = match (&method, info.name.is_some(), info.subresource.is_some()) {
         (&Method::GET, false, _) if is_watch => "watch",

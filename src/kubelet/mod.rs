@@ -2,7 +2,8 @@
 //! the pods bound to it as Docker containers through `bollard` (a sandbox from Skiff's own pause
 //! image on a bridge network for the node's pod CIDR, app containers joining its network
 //! namespace), writes their status through `pods/status`, stops and removes them when pods are
-//! deleted, and serves their logs to the API server (`pods/log`).
+//! deleted, and serves their logs (`pods/log`), exec/attach sessions and port-forward
+//! connections (`pods/exec`, `pods/attach`, `pods/portforward`) to the API server.
 //!
 //! Everything it creates in Docker carries the labels below, so after a restart (even `kill -9`)
 //! the kubelet finds its containers again instead of starting duplicates.
@@ -10,11 +11,11 @@
 //! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
 //! (pod spec → container config), `env.rs` (the environment), `service_env.rs` (service link
-//! variables), `downward.rs` (downward API
-//! fields and resources), `volumes/` (pod volumes on the host), `local_path.rs` (the
-//! local-path provisioner and its StorageClass), `dns.rs` (`/etc/hosts`,
-//! resolv.conf), `containers.rs` (one container: images, start, restarts), `status.rs`
-//! (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs` (log streams
+//! variables), `downward.rs` (downward API fields and resources), `volumes/` (pod volumes on
+//! the host), `local_path.rs` (the local-path provisioner and its StorageClass), `dns.rs`
+//! (`/etc/hosts`, resolv.conf), `containers.rs` (one container: images, start, restarts),
+//! `status.rs` (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs`
+//! (log streams for the API server), `streaming.rs` (exec, attach and port-forward connections
 //! for the API server).
 
 pub mod containers;
@@ -31,6 +32,7 @@ pub mod runtime;
 pub mod service_env;
 pub mod spec;
 pub mod status;
+pub mod streaming;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -135,6 +137,10 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
         client, runtime, host, node, cluster, pods, volumes, dns,
     ));
     logs::register(worker.node_name(), worker.log_source());
+    streaming::register(
+        worker.node_name(),
+        streaming::StreamSource::new(worker.runtime().clone(), worker.cluster().to_string()),
+    );
     worker.run().await;
     Ok(())
 }

@@ -96,6 +96,16 @@ impl PodWorker {
         &self.host.node_name
     }
 
+    /// The Docker connection.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The cluster id label value of this kubelet's containers.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
     /// What the API server reads logs through.
     pub fn log_source(&self) -> LogSource {
         LogSource::new(self.runtime.clone(), self.cluster.clone())

@@ -124,6 +124,8 @@ pub fn container_config(
         working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
         tty: c.tty,
         open_stdin: c.stdin,
+        stdin_once: c.stdin_once,
+        attach_stdin: c.stdin,
         labels: Some(labels(pod, cluster, &c.name, attempt)),
         host_config: Some(HostConfig {
             network_mode: Some(format!("container:{sandbox_id}")),
