@@ -93,6 +93,8 @@ pub struct ContainerView {
     pub previous: Option<Observed>,
     /// Why it waits, when the kubelet holds it back (image pull errors, restart back-off).
     pub waiting: Option<(String, Option<String>)>,
+    /// What the probes say while it runs (`None`: no prober, started and ready).
+    pub probes: Option<super::probes::ProbeStatus>,
 }
 
 /// Everything the pod's status is computed from.
@@ -157,8 +159,12 @@ pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerSt
                     cs.state = Some(waiting("ContainerCreating", None));
                 }
                 RunState::Running { started_at } => {
-                    cs.ready = true;
-                    cs.started = Some(true);
+                    let probes = v.probes.unwrap_or(super::probes::ProbeStatus {
+                        started: true,
+                        ready: true,
+                    });
+                    cs.ready = probes.ready;
+                    cs.started = Some(probes.started);
                     cs.state = Some(ContainerState {
                         running: Some(ContainerStateRunning {
                             started_at: Some(Time(*started_at)),

@@ -39,6 +39,7 @@ fn view(current: Option<Observed>, waiting: Option<(&str, &str)>) -> PodView {
             current,
             previous: None,
             waiting: waiting.map(|(r, m)| (r.to_string(), Some(m.to_string()))),
+            probes: None,
         }],
         init_containers: Vec::new(),
         default_waiting: None,
@@ -193,6 +194,7 @@ fn init_view(i1: Option<Observed>, i1_waiting: Option<&str>) -> PodView {
         current,
         previous: None,
         waiting: waiting.map(|r| (r.to_string(), None)),
+        probes: None,
     };
     PodView {
         sandbox_ready: true,
@@ -278,4 +280,30 @@ fn init_containers_back_off_and_complete() {
     assert_eq!(cond(&s, "Initialized").status, "True");
     let init = s.init_container_statuses.as_ref().unwrap();
     assert!(init.iter().all(|c| c.ready && c.started == Some(false)));
+}
+
+#[test]
+fn failing_readiness_keeps_the_pod_running_but_not_ready() {
+    let running = Observed {
+        id: "abc".into(),
+        attempt: 0,
+        image_id: "docker://sha256:abc".into(),
+        state: RunState::Running { started_at: t(50) },
+    };
+    let mut v = view(Some(running), None);
+    v.containers[0].probes = Some(crate::kubelet::probes::ProbeStatus {
+        started: true,
+        ready: false,
+    });
+    let s = pod_status(&pod("Always"), &PodStatus::default(), &v, t(60));
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    assert!(!cs.ready);
+    assert_eq!(cs.started, Some(true));
+    assert_eq!(cond(&s, "ContainersReady").status, "False");
+    assert_eq!(cond(&s, "Ready").status, "False");
+    assert_eq!(
+        cond(&s, "Ready").message.as_deref(),
+        Some("containers with unready status: [c]")
+    );
 }

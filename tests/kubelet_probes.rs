@@ -1,0 +1,324 @@
+//! The kubelet on Docker with probes, resources, securityContext and termination messages: a
+//! real `skiff server` with its kubelet, real Docker, the real kubectl.
+
+mod common;
+
+use std::time::Duration;
+
+use common::docker::{apply, describe, docker_env, jsonpath, kubelet_server, wait_phase};
+use common::{eventually, unique_ns, Server};
+
+/// The READY column of `kubectl get pod`.
+fn ready_column(s: &Server, ns: &str, pod: &str) -> String {
+    let out = s.kubectl(&["-n", ns, "get", "pod", pod, "--no-headers"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The addresses of ready endpoints in the Service's EndpointSlices.
+fn ready_endpoints(s: &Server, ns: &str, service: &str) -> String {
+    let out = s.kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "endpointslices",
+        "-l",
+        &format!("kubernetes.io/service-name={service}"),
+        "-o",
+        "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[*]}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn restart_count(s: &Server, ns: &str, pod: &str) -> i64 {
+    jsonpath(
+        s,
+        ns,
+        &format!("pod/{pod}"),
+        "{.status.containerStatuses[0].restartCount}",
+    )
+    .parse()
+    .unwrap_or(0)
+}
+
+#[test]
+fn liveness_readiness_and_http_probes() {
+    if !docker_env() {
+        return;
+    }
+    let (_cleanup, s) = kubelet_server();
+    let ns = unique_ns("probe");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    // The readiness file and the web page live on the host (hostPath), so the test toggles them.
+    let share = s.data_dir().join("probe-share");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("healthz"), "ok\n").unwrap();
+    apply(
+        &s,
+        &ns,
+        &r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "touch /tmp/healthy; sleep 4; rm /tmp/healthy; sleep 600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/healthy"]}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ready, labels: {app: rd}}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+    readinessProbe:
+      exec: {command: ["cat", "/share/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+    volumeMounts: [{name: share, mountPath: /share}]
+  volumes: [{name: share, hostPath: {path: SHARE}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: rd}
+spec:
+  selector: {app: rd}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["httpd", "-f", "-p", "8080", "-h", "/share"]
+    ports: [{name: http, containerPort: 8080}]
+    volumeMounts: [{name: share, mountPath: /share}]
+    livenessProbe:
+      httpGet: {path: /healthz, port: http, httpHeaders: [{name: X-Probe, value: "1"}]}
+      periodSeconds: 1
+      failureThreshold: 2
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+  volumes: [{name: share, hostPath: {path: SHARE}}]
+"#
+        .replace("SHARE", &share.to_string_lossy()),
+    );
+
+    // Readiness: running but not ready, absent from the ready endpoints; ready once the file
+    // exists, and unready again when it goes.
+    wait_phase(&s, &ns, "ready", "Running");
+    let ip = jsonpath(&s, &ns, "pod/ready", "{.status.podIP}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        ready_column(&s, &ns, "ready"),
+        "0/1",
+        "{}",
+        describe(&s, &ns, "ready")
+    );
+    assert_eq!(
+        jsonpath(
+            &s,
+            &ns,
+            "pod/ready",
+            "{.status.conditions[?(@.type==\"Ready\")].status}"
+        ),
+        "False"
+    );
+    assert_eq!(ready_endpoints(&s, &ns, "rd"), "");
+    std::fs::write(share.join("ready"), "").unwrap();
+    let ready = eventually(Duration::from_secs(30), || {
+        ready_column(&s, &ns, "ready") == "1/1" && ready_endpoints(&s, &ns, "rd") == ip
+    });
+    assert!(ready, "pod never ready: {}", describe(&s, &ns, "ready"));
+    std::fs::remove_file(share.join("ready")).unwrap();
+    let unready = eventually(Duration::from_secs(30), || {
+        ready_column(&s, &ns, "ready") == "0/1" && ready_endpoints(&s, &ns, "rd").is_empty()
+    });
+    assert!(unready, "pod stayed ready: {}", describe(&s, &ns, "ready"));
+
+    // Liveness (exec): the container is restarted, and describe shows why.
+    let restarted = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "live") >= 1
+    });
+    assert!(restarted, "never restarted: {}", describe(&s, &ns, "live"));
+    let text = s.kubectl_ok(&["-n", &ns, "describe", "pod", "live"]);
+    assert!(
+        text.contains("Liveness probe failed: cat: can't open '/tmp/healthy'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Container c failed liveness probe, will be restarted"),
+        "{text}"
+    );
+
+    // httpGet liveness against busybox httpd (named port, headers) keeps passing; ready by
+    // the TCP probe.
+    wait_phase(&s, &ns, "web", "Running");
+    let web_ready = eventually(Duration::from_secs(30), || {
+        ready_column(&s, &ns, "web") == "1/1"
+    });
+    assert!(web_ready, "{}", describe(&s, &ns, "web"));
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        restart_count(&s, &ns, "web"),
+        0,
+        "{}",
+        describe(&s, &ns, "web")
+    );
+    // Remove the page: the HTTP probe fails (404) and the container is restarted.
+    std::fs::remove_file(share.join("healthz")).unwrap();
+    let restarted = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "web") >= 1
+    });
+    assert!(restarted, "{}", describe(&s, &ns, "web"));
+    let text = s.kubectl_ok(&["-n", &ns, "describe", "pod", "web"]);
+    assert!(
+        text.contains("Liveness probe failed: HTTP probe failed with statuscode: 404"),
+        "{text}"
+    );
+}
+
+#[test]
+fn resources_security_context_and_termination_messages() {
+    if !docker_env() {
+        return;
+    }
+    let (_cleanup, s) = kubelet_server();
+    let ns = unique_ns("sec");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    apply(
+        &s,
+        &ns,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "head -c 64m /dev/zero | tail"]
+    resources:
+      limits: {memory: 16Mi, cpu: 500m}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000]}
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "id -u; id -g; id -G"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rootfs}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "touch /x 2>/dev/null && echo writable || echo read-only; touch /tmp/y 2>/dev/null && echo tmp-writable || echo tmp-read-only"]
+    securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: msg}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "echo -n 'all done' > /dev/termination-log; exit 3"]
+  - name: fallback
+    image: busybox:1.35
+    command: ["sh", "-c", "echo from-logs; exit 1"]
+    terminationMessagePolicy: FallbackToLogsOnError
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+"#,
+    );
+
+    // Memory limit: the OOM killer ends it, reported as OOMKilled.
+    wait_phase(&s, &ns, "hog", "Failed");
+    assert_eq!(
+        jsonpath(
+            &s,
+            &ns,
+            "pod/hog",
+            "{.status.containerStatuses[0].state.terminated.reason}"
+        ),
+        "OOMKilled",
+        "{}",
+        describe(&s, &ns, "hog")
+    );
+
+    // runAsUser / runAsGroup / supplementalGroups.
+    wait_phase(&s, &ns, "user", "Succeeded");
+    let out = s.kubectl_ok(&["-n", &ns, "logs", "user"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], &["1000", "3000"], "{out}");
+    assert!(lines[2].split(' ').any(|g| g == "4000"), "{out}");
+
+    // readOnlyRootFilesystem: / is not writable.
+    wait_phase(&s, &ns, "rootfs", "Succeeded");
+    assert_eq!(
+        s.kubectl_ok(&["-n", &ns, "logs", "rootfs"]),
+        "read-only\ntmp-read-only\n"
+    );
+
+    // terminationMessagePath content, and the log tail with FallbackToLogsOnError.
+    wait_phase(&s, &ns, "msg", "Failed");
+    let message = |c: &str| {
+        jsonpath(
+            &s,
+            &ns,
+            "pod/msg",
+            &format!("{{.status.containerStatuses[?(@.name==\"{c}\")].state.terminated.message}}"),
+        )
+    };
+    assert_eq!(message("c"), "all done", "{}", describe(&s, &ns, "msg"));
+    assert_eq!(message("fallback"), "from-logs");
+
+    // runAsNonRoot with an image running as root: CreateContainerConfigError.
+    let waiting = eventually(Duration::from_secs(60), || {
+        jsonpath(
+            &s,
+            &ns,
+            "pod/nonroot",
+            "{.status.containerStatuses[0].state.waiting.reason}",
+        ) == "CreateContainerConfigError"
+    });
+    assert!(waiting, "{}", describe(&s, &ns, "nonroot"));
+    assert!(jsonpath(
+        &s,
+        &ns,
+        "pod/nonroot",
+        "{.status.containerStatuses[0].state.waiting.message}"
+    )
+    .starts_with("container has runAsNonRoot and image will run as root"));
+}
