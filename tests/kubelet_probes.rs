@@ -322,3 +322,149 @@ spec:
     )
     .starts_with("container has runAsNonRoot and image will run as root"));
 }
+
+#[test]
+fn startup_probes_hooks_and_docker_limits() {
+    if !docker_env() {
+        return;
+    }
+    let (_cleanup, s) = kubelet_server();
+    let ns = unique_ns("hooks");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    let share = s.data_dir().join("hook-share");
+    std::fs::create_dir_all(&share).unwrap();
+    apply(
+        &s,
+        &ns,
+        &r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "sleep 6; touch /tmp/started; sleep 600"]
+    startupProbe:
+      exec: {command: ["cat", "/tmp/started"]}
+      periodSeconds: 1
+      failureThreshold: 30
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/started"]}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never-starts}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+    startupProbe:
+      exec: {command: ["false"]}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+    resources:
+      limits: {cpu: 250m, memory: 32Mi}
+      requests: {cpu: 100m}
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "echo started > /share/post"]}}
+      preStop: {exec: {command: ["sh", "-c", "echo stopping > /share/pre"]}}
+    volumeMounts: [{name: share, mountPath: /share}]
+  volumes: [{name: share, hostPath: {path: SHARE}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad-hook}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "exit 7"]}}
+"#
+        .replace("SHARE", &share.to_string_lossy()),
+    );
+
+    // The startup probe holds liveness and readiness back: not started, not ready, not killed.
+    wait_phase(&s, &ns, "slow", "Running");
+    let started =
+        |s: &Server| jsonpath(s, &ns, "pod/slow", "{.status.containerStatuses[0].started}");
+    assert_eq!(started(&s), "false", "{}", describe(&s, &ns, "slow"));
+    assert_eq!(ready_column(&s, &ns, "slow"), "0/1");
+    let up = eventually(Duration::from_secs(40), || {
+        started(&s) == "true" && ready_column(&s, &ns, "slow") == "1/1"
+    });
+    assert!(up, "{}", describe(&s, &ns, "slow"));
+    assert_eq!(
+        restart_count(&s, &ns, "slow"),
+        0,
+        "{}",
+        describe(&s, &ns, "slow")
+    );
+
+    // A startup probe that never passes restarts the container.
+    let restarted = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "never-starts") >= 1
+    });
+    assert!(restarted, "{}", describe(&s, &ns, "never-starts"));
+    let text = s.kubectl_ok(&["-n", &ns, "describe", "pod", "never-starts"]);
+    assert!(text.contains("Startup probe failed"), "{text}");
+    assert!(
+        text.contains("Container c failed startup probe, will be restarted"),
+        "{text}"
+    );
+
+    // postStart ran; resources reached Docker.
+    wait_phase(&s, &ns, "hooks", "Running");
+    assert_eq!(
+        std::fs::read_to_string(share.join("post")).unwrap_or_default(),
+        "started\n"
+    );
+    let id = common::docker::docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=skiff.io/pod-namespace={ns}"),
+        "--filter",
+        "label=skiff.io/pod-name=hooks",
+        "--filter",
+        "label=skiff.io/container=c",
+    ]);
+    let limits = common::docker::docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.CpuShares}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+        id.trim(),
+    ]);
+    assert_eq!(limits.trim(), "102 25000 100000 33554432 33554432");
+
+    // A failing postStart hook kills the container, with FailedPostStartHook.
+    let failed = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "bad-hook") >= 1
+    });
+    assert!(failed, "{}", describe(&s, &ns, "bad-hook"));
+    let text = s.kubectl_ok(&["-n", &ns, "describe", "pod", "bad-hook"]);
+    assert!(text.contains("FailedPostStartHook"), "{text}");
+    assert!(text.contains("exited with 7"), "{text}");
+
+    // preStop runs when the pod is deleted.
+    s.kubectl_ok(&["-n", &ns, "delete", "pod", "hooks", "--timeout=60s"]);
+    assert_eq!(
+        std::fs::read_to_string(share.join("pre")).unwrap_or_default(),
+        "stopping\n"
+    );
+}
