@@ -217,6 +217,17 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: hog-again}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "a=x; while true; do a=$a$a; done"]
+    resources:
+      limits: {memory: 16Mi}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: user}
 spec:
   restartPolicy: Never
@@ -276,6 +287,18 @@ spec:
         "{}",
         describe(&s, &ns, "hog")
     );
+
+    // Under restartPolicy Always it restarts, the OOM kill in lastState.
+    let again = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "hog-again") >= 1
+            && jsonpath(
+                &s,
+                &ns,
+                "pod/hog-again",
+                "{.status.containerStatuses[0].lastState.terminated.reason}",
+            ) == "OOMKilled"
+    });
+    assert!(again, "{}", describe(&s, &ns, "hog-again"));
 
     // runAsUser / runAsGroup / supplementalGroups.
     wait_phase(&s, &ns, "user", "Succeeded");

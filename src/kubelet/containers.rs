@@ -233,20 +233,7 @@ impl Ctx<'_> {
         for s in mine.iter().take(2) {
             let id = s.id.as_deref().unwrap_or_default();
             match docker.inspect_container(id, None).await {
-                Ok(i) => {
-                    let mut o = observe(&i, attempt_of(s));
-                    if let RunState::Exited {
-                        exit_code, message, ..
-                    } = &mut o.state
-                    {
-                        if let Some(m) =
-                            super::termination::message(self.runtime, &i, c, *exit_code).await
-                        {
-                            *message = Some(m);
-                        }
-                    }
-                    observed.push(o);
-                }
+                Ok(i) => observed.push(self.observe(&i, c, attempt_of(s)).await),
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
@@ -478,7 +465,21 @@ impl Ctx<'_> {
             .inspect_container(&created.id, None)
             .await
             .map_err(KubeletError::from)?;
-        Ok(observe(&inspect, attempt))
+        Ok(self.observe(&inspect, c, attempt).await)
+    }
+
+    /// [`observe`], with the termination message of an exited container.
+    async fn observe(&self, i: &ContainerInspectResponse, c: &Container, attempt: i32) -> Observed {
+        let mut o = observe(i, attempt);
+        if let RunState::Exited {
+            exit_code, message, ..
+        } = &mut o.state
+        {
+            if let Some(m) = super::termination::message(self.runtime, i, c, *exit_code).await {
+                *message = Some(m);
+            }
+        }
+        o
     }
 
     /// Upstream's `runAsNonRoot` check against the image's user.
