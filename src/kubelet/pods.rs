@@ -79,8 +79,13 @@ impl PodWorker {
         dns: DnsSettings,
     ) -> PodWorker {
         let recorder = Recorder::new(client.clone(), "kubelet", Some(&host.node_name));
+        let queue: Arc<WorkQueue<ObjectRef<Pod>>> = WorkQueue::new();
+        let requeue = queue.clone();
+        let notify: super::probes::Notify = Arc::new(move |pod: &Pod| {
+            requeue.add(ObjectRef::from_obj(pod));
+        });
         PodWorker {
-            probes: ProbeManager::new(runtime.clone(), recorder.clone()),
+            probes: ProbeManager::new(runtime.clone(), recorder.clone(), notify),
             recorder,
             volumes,
             dns,
@@ -90,7 +95,7 @@ impl PodWorker {
             node,
             cluster,
             pods,
-            queue: WorkQueue::new(),
+            queue,
             pulls: PullBackOff::default(),
             finished: Default::default(),
         }

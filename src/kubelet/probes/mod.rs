@@ -78,10 +78,14 @@ impl Drop for Entry {
     }
 }
 
+/// Called with the pod when a probe result of one of its containers changed.
+pub type Notify = Arc<dyn Fn(&Pod) + Send + Sync>;
+
 /// Runs the probes of this node's containers.
 pub struct ProbeManager {
     runtime: Runtime,
     recorder: Recorder,
+    notify: Notify,
     containers: Mutex<HashMap<(String, String), Entry>>,
 }
 
@@ -98,14 +102,17 @@ struct Worker {
     pod_ip: String,
     started_at: Timestamp,
     shared: Arc<Mutex<Shared>>,
+    notify: Notify,
 }
 
 impl ProbeManager {
-    /// A manager recording events with `recorder`.
-    pub fn new(runtime: Runtime, recorder: Recorder) -> ProbeManager {
+    /// A manager recording events with `recorder`, calling `notify` when a result changes
+    /// (so the pod's status is written at once).
+    pub fn new(runtime: Runtime, recorder: Recorder, notify: Notify) -> ProbeManager {
         ProbeManager {
             runtime,
             recorder,
+            notify,
             containers: Mutex::default(),
         }
     }
@@ -159,6 +166,7 @@ impl ProbeManager {
                 pod_ip: pod_ip.to_string(),
                 started_at,
                 shared: shared.clone(),
+                notify: self.notify.clone(),
             };
             tasks.push(tokio::spawn(worker.run()).abort_handle());
         }
@@ -228,11 +236,19 @@ impl Worker {
             };
             let ok = published == ProbeResult::Success;
             match self.kind {
-                Kind::Readiness => self.shared.lock().ready = ok,
+                Kind::Readiness => {
+                    let changed = std::mem::replace(&mut self.shared.lock().ready, ok) != ok;
+                    if changed {
+                        (self.notify)(&self.pod);
+                    }
+                }
                 Kind::Startup if ok => {
-                    let mut s = self.shared.lock();
-                    s.started = true;
-                    s.ready = self.container.readiness_probe.is_none();
+                    {
+                        let mut s = self.shared.lock();
+                        s.started = true;
+                        s.ready = self.container.readiness_probe.is_none();
+                    }
+                    (self.notify)(&self.pod);
                 }
                 Kind::Liveness if ok => {}
                 Kind::Liveness | Kind::Startup => {
