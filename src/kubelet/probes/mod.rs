@@ -1,11 +1,13 @@
 //! Probes (upstream's `pkg/kubelet/prober`): for every running app container with probes, one
 //! task per probe kind runs its action every `periodSeconds` after `initialDelaySeconds`
-//! ([`handlers`]), counts results against the thresholds ([`results`]) and publishes them:
-//! the startup probe gates the others and sets `started`; readiness sets `ready` (a container
-//! without a readiness probe is ready once started); a liveness or startup failure records
+//! ([`handlers`]; gRPC health checks in [`grpc`]), counts results against the thresholds
+//! ([`results`]) and publishes them: the startup probe gates the others and sets `started`;
+//! readiness sets `ready` (a container without a readiness probe is ready once started); a
+//! liveness or startup failure records
 //! `Unhealthy` and `Killing`, runs `preStop` and stops the container, which then restarts per
 //! `restartPolicy`. Lifecycle hooks are in [`hooks`].
 
+pub mod grpc;
 pub mod handlers;
 pub mod hooks;
 pub mod results;
@@ -280,8 +282,14 @@ impl Worker {
         if let Some(tcp) = &self.probe.tcp_socket {
             return handlers::tcp(tcp, &t, timeout).await;
         }
-        // gRPC probes are not run (README): they count as passing.
-        Outcome::Success
+        if let Some(g) = &self.probe.grpc {
+            let Some(port) = u16::try_from(g.port).ok().filter(|p| *p > 0) else {
+                return Outcome::Failure(format!("invalid port number: {}", g.port));
+            };
+            let service = g.service.as_deref().unwrap_or_default();
+            return grpc::check(&self.pod_ip, port, service, timeout).await;
+        }
+        Outcome::Failure("the probe has no action".to_string())
     }
 
     /// A failed liveness/startup probe: events, `preStop`, stop within the grace period.
