@@ -241,11 +241,18 @@ impl PodWorker {
                 view.init_containers.push(bare_view(c));
                 continue;
             }
-            let (v, wake) = ctx.sync(c, Role::Init, &containers).await?;
+            let (mut v, wake) = ctx.sync(c, Role::Init, &containers).await?;
             let sidecar = c.restart_policy.as_deref() == Some("Always");
+            if sidecar {
+                // A sidecar's probes run like an app container's; its startup probe holds the
+                // next init containers back.
+                let pod_ip = view.pod_ip.as_deref().unwrap_or_default();
+                v.probes = Some(self.probes.sync(&pod, pod_ip, c, v.current.as_ref()));
+            }
+            let started = v.probes.is_none_or(|p| p.started);
             let done = v.current.as_ref().is_some_and(|o| match &o.state {
                 status::RunState::Exited { exit_code, .. } => !sidecar && *exit_code == 0,
-                status::RunState::Running { .. } => sidecar,
+                status::RunState::Running { .. } => sidecar && started,
                 status::RunState::Created => false,
             }) && v.waiting.is_none();
             initialized &= done;

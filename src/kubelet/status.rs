@@ -191,11 +191,12 @@ pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerSt
     cs
 }
 
-/// Whether an init container is done: exited 0 (a sidecar, restartPolicy Always: started).
+/// Whether an init container is done: exited 0 (a sidecar, restartPolicy Always: running and
+/// started).
 pub fn init_done(cs: &ContainerStatus, sidecar: bool) -> bool {
     let state = cs.state.clone().unwrap_or_default();
     if sidecar {
-        return state.running.is_some();
+        return state.running.is_some() && cs.started == Some(true);
     }
     state.terminated.is_some_and(|t| t.exit_code == 0)
 }
@@ -279,7 +280,8 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
         let sidecar = c.restart_policy.as_deref() == Some("Always");
         let mut cs = container_status(v, default_waiting);
         let done = init_done(&cs, sidecar);
-        cs.ready = done;
+        // A sidecar is ready by its readiness probe (once started), others once done.
+        cs.ready = done && (!sidecar || cs.ready);
         if !sidecar && cs.state.as_ref().is_some_and(|s| s.terminated.is_some()) {
             cs.started = Some(false);
         }

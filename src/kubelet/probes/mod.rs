@@ -1,11 +1,11 @@
-//! Probes (upstream's `pkg/kubelet/prober`): for every running app container with probes, one
-//! task per probe kind runs its action every `periodSeconds` after `initialDelaySeconds`
-//! ([`handlers`]; gRPC health checks in [`grpc`]), counts results against the thresholds
-//! ([`results`]) and publishes them: the startup probe gates the others and sets `started`;
-//! readiness sets `ready` (a container without a readiness probe is ready once started); a
-//! liveness or startup failure records
-//! `Unhealthy` and `Killing`, runs `preStop` and stops the container, which then restarts per
-//! `restartPolicy`. Lifecycle hooks are in [`hooks`].
+//! Probes (upstream's `pkg/kubelet/prober`): for every running app (or sidecar) container with
+//! probes, one task per probe kind runs its action every `periodSeconds` after
+//! `initialDelaySeconds` ([`handlers`]; gRPC health checks in [`grpc`]), counts results against
+//! the thresholds ([`results`]) and publishes them: the startup probe gates the others and sets
+//! `started`; readiness sets `ready` (a container without a readiness probe is ready once
+//! started); a liveness or startup failure records `Unhealthy` and `Killing`, runs `preStop` and
+//! stops the container, which then restarts per `restartPolicy`. Lifecycle hooks are in
+//! [`hooks`].
 
 pub mod grpc;
 pub mod handlers;
@@ -201,7 +201,14 @@ impl ProbeManager {
 impl Worker {
     fn event_ref(&self) -> ObjectReference {
         let mut r = reference("v1", "Pod", &self.pod.metadata);
-        r.field_path = Some(format!("spec.containers{{{}}}", self.container.name));
+        let init = self
+            .pod
+            .spec
+            .iter()
+            .flat_map(|s| s.init_containers.iter().flatten())
+            .any(|i| i.name == self.container.name);
+        let list = if init { "initContainers" } else { "containers" };
+        r.field_path = Some(format!("spec.{list}{{{}}}", self.container.name));
         r
     }
 
