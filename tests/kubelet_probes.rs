@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::docker::{apply, describe, docker_env, jsonpath, kubelet_server, wait_phase};
 use common::{eventually, unique_ns, Server};
@@ -139,15 +139,22 @@ spec:
     );
     assert_eq!(ready_endpoints(&s, &ns, "rd"), "");
     std::fs::write(share.join("ready"), "").unwrap();
+    let started = Instant::now();
     let ready = eventually(Duration::from_secs(30), || {
         ready_column(&s, &ns, "ready") == "1/1" && ready_endpoints(&s, &ns, "rd") == ip
     });
     assert!(ready, "pod never ready: {}", describe(&s, &ns, "ready"));
+    eprintln!("readiness file → ready endpoint: {:?}", started.elapsed());
     std::fs::remove_file(share.join("ready")).unwrap();
+    let started = Instant::now();
     let unready = eventually(Duration::from_secs(30), || {
         ready_column(&s, &ns, "ready") == "0/1" && ready_endpoints(&s, &ns, "rd").is_empty()
     });
     assert!(unready, "pod stayed ready: {}", describe(&s, &ns, "ready"));
+    eprintln!(
+        "readiness file gone → endpoint not ready: {:?}",
+        started.elapsed()
+    );
 
     // Liveness (exec): the container is restarted, and describe shows why.
     let restarted = eventually(Duration::from_secs(60), || {
