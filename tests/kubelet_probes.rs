@@ -64,6 +64,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: live}
 spec:
+  terminationGracePeriodSeconds: 2
   containers:
   - name: c
     image: busybox:1.35
@@ -99,6 +100,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: web}
 spec:
+  terminationGracePeriodSeconds: 2
   containers:
   - name: c
     image: busybox:1.35
@@ -386,8 +388,28 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: delayed}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sleep", "600"]
+    livenessProbe:
+      exec: {command: ["false"]}
+      initialDelaySeconds: 20
+      periodSeconds: 1
+      failureThreshold: 1
+    readinessProbe:
+      exec: {command: ["sleep", "3"]}
+      timeoutSeconds: 1
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: never-starts}
 spec:
+  terminationGracePeriodSeconds: 2
   containers:
   - name: c
     image: busybox:1.35
@@ -445,6 +467,25 @@ spec:
         "{}",
         describe(&s, &ns, "slow")
     );
+
+    // initialDelaySeconds holds the liveness probe back; a probe slower than timeoutSeconds
+    // fails.
+    assert_eq!(
+        restart_count(&s, &ns, "delayed"),
+        0,
+        "{}",
+        describe(&s, &ns, "delayed")
+    );
+    assert_eq!(ready_column(&s, &ns, "delayed"), "0/1");
+    let text = s.kubectl_ok(&["-n", &ns, "describe", "pod", "delayed"]);
+    assert!(
+        text.contains("Readiness probe failed: command \"sleep 3\" timed out"),
+        "{text}"
+    );
+    let restarted = eventually(Duration::from_secs(60), || {
+        restart_count(&s, &ns, "delayed") >= 1
+    });
+    assert!(restarted, "{}", describe(&s, &ns, "delayed"));
 
     // A startup probe that never passes restarts the container.
     let restarted = eventually(Duration::from_secs(60), || {
