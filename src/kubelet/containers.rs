@@ -1,7 +1,8 @@
 //! One container of a pod (app or init): image pull policy (with pull back-off), its
 //! environment and mounts, create and start (events Pulling/Pulled/Created/Started/Failed/
 //! BackOff), restarts per `restartPolicy` (init containers: OnFailure, or Never) with the
-//! kubelet's back-off, and what Docker shows about it ([`Observed`]).
+//! kubelet's back-off, the `runAsNonRoot` check, the `postStart` hook, the termination message,
+//! and what Docker shows about it ([`Observed`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use parking_lot::Mutex;
 
 use super::downward::PodRuntimeInfo;
+use super::probes;
 use super::runtime::Runtime;
 use super::spec::{self, Prepared};
 use super::status::{docker_time, ContainerView, Observed, RunState};
@@ -79,6 +81,8 @@ pub struct Ctx<'a> {
     pub volumes: &'a PodVolumes,
     /// The pod's `/etc/hosts` and `/etc/resolv.conf` mounts.
     pub pod_files: &'a [Mount],
+    /// The pod's directory (termination message files).
+    pub pod_dir: &'a std::path::Path,
 }
 
 /// Whether a container is one of the pod's `initContainers` or `containers`.
@@ -229,7 +233,7 @@ impl Ctx<'_> {
         for s in mine.iter().take(2) {
             let id = s.id.as_deref().unwrap_or_default();
             match docker.inspect_container(id, None).await {
-                Ok(i) => observed.push(observe(&i, attempt_of(s))),
+                Ok(i) => observed.push(self.observe(&i, c, attempt_of(s)).await),
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
@@ -242,6 +246,7 @@ impl Ctx<'_> {
             current: observed.first().cloned(),
             previous: observed.get(1).cloned(),
             waiting: None,
+            probes: None,
         };
         let policy = restart_policy(self.pod, c, role);
         let next_attempt = match &view.current {
@@ -400,7 +405,7 @@ impl Ctx<'_> {
     }
 
     /// The container's resolved environment and mounts.
-    async fn prepare(&self, c: &Container) -> Result<Prepared, StartError> {
+    async fn prepare(&self, c: &Container, attempt: i32) -> Result<Prepared, StartError> {
         let sources = super::env::fetch(self.client, self.pod, c)
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -409,12 +414,16 @@ impl Ctx<'_> {
         let mut mounts =
             super::volumes::mounts::mounts(c, self.volumes, &env).map_err(StartError::Config)?;
         mounts.extend(super::dns::for_container(self.pod_files, c));
+        mounts.extend(
+            super::termination::mount(self.pod_dir, c, attempt).map_err(StartError::Config)?,
+        );
         Ok(Prepared { env, mounts })
     }
 
     async fn create_and_start(&self, c: &Container, attempt: i32) -> Result<Observed, StartError> {
-        let prepared = self.prepare(c).await?;
+        let prepared = self.prepare(c, attempt).await?;
         let docker = self.runtime.docker()?;
+        self.check_non_root(c).await?;
         let name = spec::docker_name(self.pod, &c.name, attempt);
         let config = spec::container_config(
             self.pod,
@@ -456,11 +465,45 @@ impl Ctx<'_> {
             .inspect_container(&created.id, None)
             .await
             .map_err(KubeletError::from)?;
-        Ok(observe(&inspect, attempt))
+        Ok(self.observe(&inspect, c, attempt).await)
+    }
+
+    /// [`observe`], with the termination message of an exited container.
+    async fn observe(&self, i: &ContainerInspectResponse, c: &Container, attempt: i32) -> Observed {
+        let mut o = observe(i, attempt);
+        if let RunState::Exited {
+            exit_code, message, ..
+        } = &mut o.state
+        {
+            if let Some(m) = super::termination::message(self.runtime, i, c, *exit_code).await {
+                *message = Some(m);
+            }
+        }
+        o
+    }
+
+    /// Upstream's `runAsNonRoot` check against the image's user.
+    async fn check_non_root(&self, c: &Container) -> Result<(), StartError> {
+        let security = super::security::effective(self.pod, c);
+        if !security.run_as_non_root {
+            return Ok(());
+        }
+        let image = c.image.clone().unwrap_or_default();
+        let inspect = self
+            .runtime
+            .docker()?
+            .inspect_image(&image)
+            .await
+            .map_err(KubeletError::from)?;
+        let user = inspect.config.and_then(|c| c.user).unwrap_or_default();
+        security
+            .check_non_root(&user, &probes::hooks::pod_name(self.pod), &c.name)
+            .map_err(StartError::Config)
     }
 
     async fn start(&self, c: &Container, id: &str) -> Result<(), KubeletError> {
-        self.runtime.docker()?.start_container(id, None).await?;
+        let docker = self.runtime.docker()?;
+        docker.start_container(id, None).await?;
         self.event(
             c,
             EventType::Normal,
@@ -468,6 +511,35 @@ impl Ctx<'_> {
             &format!("Started container {}", c.name),
         )
         .await;
+        let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) else {
+            return Ok(());
+        };
+        let target = probes::handlers::Target {
+            docker,
+            container_id: id,
+            container: c,
+            pod_ip: &self.info.pod_ip,
+        };
+        let grace = super::spec::grace_period(self.pod);
+        let timeout = Duration::from_secs(grace.max(1) as u64);
+        if let Err(message) = probes::hooks::run(&target, self.pod, hook, timeout).await {
+            tracing::debug!(container = %c.name, %message, "kubelet: postStart hook failed");
+            self.event(c, EventType::Warning, "FailedPostStartHook", &message)
+                .await;
+            self.event(c, EventType::Normal, "Killing", "FailedPostStartHook")
+                .await;
+            let stop = bollard::query_parameters::StopContainerOptionsBuilder::default()
+                .t(grace.clamp(0, i32::MAX as i64) as i32)
+                .build();
+            match docker.stop_container(id, Some(stop)).await {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 304 | 404,
+                    ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(())
     }
 }

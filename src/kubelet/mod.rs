@@ -10,7 +10,9 @@
 //!
 //! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
-//! (pod spec → container config), `env.rs` (the environment), `service_env.rs` (service link
+//! (pod spec → container config), `security.rs` (resources and securityContext → Docker),
+//! `probes/` (liveness/readiness/startup probes and lifecycle hooks), `termination.rs`
+//! (`terminationMessagePath`), `env.rs` (the environment), `service_env.rs` (service link
 //! variables), `downward.rs` (downward API fields and resources), `volumes/` (pod volumes on
 //! the host), `local_path.rs` (the local-path provisioner and its StorageClass), `dns.rs`
 //! (`/etc/hosts`, resolv.conf), `containers.rs` (one container: images, start, restarts),
@@ -28,11 +30,14 @@ pub mod logs;
 pub mod node;
 pub mod pause;
 pub mod pods;
+pub mod probes;
 pub mod runtime;
+pub mod security;
 pub mod service_env;
 pub mod spec;
 pub mod status;
 pub mod streaming;
+pub mod termination;
 pub mod volumes;
 
 use std::sync::Arc;

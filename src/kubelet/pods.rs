@@ -2,7 +2,8 @@
 //! the spec — the pod's volumes ([`super::volumes`]; a failure is a `FailedMount` and the pod
 //! waits), a sandbox holding the pod's network namespace and IP, its `/etc/hosts` and
 //! resolv.conf ([`super::dns`]), the init containers one after the other to completion, then
-//! the app containers joined to it ([`super::containers`]) — and writes the status through
+//! the app containers joined to it ([`super::containers`]) with their probes
+//! ([`super::probes`]) — and writes the status through
 //! `pods/status`. Pods marked for deletion get their containers stopped with the grace period,
 //! removed, their directory deleted, and the pod object deleted with grace period 0. Containers
 //! and directories of pods that no longer exist are removed.
@@ -27,6 +28,7 @@ use super::downward::PodRuntimeInfo;
 use super::host::HostInfo;
 use super::logs::LogSource;
 use super::node::NodeState;
+use super::probes::ProbeManager;
 use super::runtime::{network_name, Runtime};
 use super::spec;
 use super::status::{self, ContainerView, PodView};
@@ -54,6 +56,7 @@ pub struct PodWorker {
     queue: Arc<WorkQueue<ObjectRef<Pod>>>,
     recorder: Recorder,
     pulls: PullBackOff,
+    probes: ProbeManager,
     volumes: VolumeManager,
     dns: DnsSettings,
     /// Pods this worker wrote a terminal phase for (the cache may not show it yet): never run
@@ -75,8 +78,15 @@ impl PodWorker {
         volumes: VolumeManager,
         dns: DnsSettings,
     ) -> PodWorker {
+        let recorder = Recorder::new(client.clone(), "kubelet", Some(&host.node_name));
+        let queue: Arc<WorkQueue<ObjectRef<Pod>>> = WorkQueue::new();
+        let requeue = queue.clone();
+        let notify: super::probes::Notify = Arc::new(move |pod: &Pod| {
+            requeue.add(ObjectRef::from_obj(pod));
+        });
         PodWorker {
-            recorder: Recorder::new(client.clone(), "kubelet", Some(&host.node_name)),
+            probes: ProbeManager::new(runtime.clone(), recorder.clone(), notify),
+            recorder,
             volumes,
             dns,
             client,
@@ -85,7 +95,7 @@ impl PodWorker {
             node,
             cluster,
             pods,
-            queue: WorkQueue::new(),
+            queue,
             pulls: PullBackOff::default(),
             finished: Default::default(),
         }
@@ -226,6 +236,7 @@ impl PodWorker {
             client: &self.client,
             volumes: &volumes,
             pod_files: &pod_files,
+            pod_dir: &pod_dir,
         };
         let mut view = self.waiting_view(&pod);
         view.sandbox_ready = true;
@@ -240,11 +251,18 @@ impl PodWorker {
                 view.init_containers.push(bare_view(c));
                 continue;
             }
-            let (v, wake) = ctx.sync(c, Role::Init, &containers).await?;
+            let (mut v, wake) = ctx.sync(c, Role::Init, &containers).await?;
             let sidecar = c.restart_policy.as_deref() == Some("Always");
+            if sidecar {
+                // A sidecar's probes run like an app container's; its startup probe holds the
+                // next init containers back.
+                let pod_ip = view.pod_ip.as_deref().unwrap_or_default();
+                v.probes = Some(self.probes.sync(&pod, pod_ip, c, v.current.as_ref()));
+            }
+            let started = v.probes.is_none_or(|p| p.started);
             let done = v.current.as_ref().is_some_and(|o| match &o.state {
                 status::RunState::Exited { exit_code, .. } => !sidecar && *exit_code == 0,
-                status::RunState::Running { .. } => sidecar,
+                status::RunState::Running { .. } => sidecar && started,
                 status::RunState::Created => false,
             }) && v.waiting.is_none();
             initialized &= done;
@@ -256,7 +274,9 @@ impl PodWorker {
                 view.containers.push(bare_view(c));
                 continue;
             }
-            let (v, wake) = ctx.sync(c, Role::App, &containers).await?;
+            let (mut v, wake) = ctx.sync(c, Role::App, &containers).await?;
+            let pod_ip = view.pod_ip.as_deref().unwrap_or_default();
+            v.probes = Some(self.probes.sync(&pod, pod_ip, c, v.current.as_ref()));
             view.containers.push(v);
             next = earliest(next, wake);
         }
@@ -395,6 +415,8 @@ impl PodWorker {
             r.field_path = Some(format!("spec.containers{{{name}}}"));
             let running = c.state == Some(ContainerSummaryStateEnum::RUNNING);
             async move {
+                let id = c.id.as_deref().unwrap_or_default();
+                let mut left = grace;
                 if running {
                     let message = format!("Stopping container {name}");
                     self.recorder
@@ -405,10 +427,9 @@ impl PodWorker {
                             &message,
                         )
                         .await;
+                    left = self.pre_stop(pod, &name, id, grace, &r).await;
                 }
-                self.runtime
-                    .stop_and_remove(c.id.as_deref().unwrap_or_default(), grace)
-                    .await
+                self.runtime.stop_and_remove(id, left).await
             }
         });
         for result in futures::future::join_all(stops).await {
@@ -444,6 +465,52 @@ impl PodWorker {
         Ok(())
     }
 
+    /// Runs the `preStop` hook of container `name` (Docker id `id`) within `grace` seconds;
+    /// returns the seconds left for the stop (at least 2, as upstream).
+    async fn pre_stop(
+        &self,
+        pod: &Pod,
+        name: &str,
+        id: &str,
+        grace: i64,
+        r: &k8s_openapi::api::core::v1::ObjectReference,
+    ) -> i64 {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let Some(c) = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .find(|c| c.name == name)
+        else {
+            return grace;
+        };
+        let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
+            return grace;
+        };
+        let Ok(docker) = self.runtime.docker() else {
+            return grace;
+        };
+        let pod_ip = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.clone())
+            .unwrap_or_default();
+        let target = super::probes::handlers::Target {
+            docker,
+            container_id: id,
+            container: c,
+            pod_ip: &pod_ip,
+        };
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_secs(grace.max(0) as u64);
+        if let Err(message) = super::probes::hooks::run(&target, pod, hook, timeout).await {
+            self.recorder
+                .record(r, EventType::Warning, "FailedPreStopHook", &message)
+                .await;
+        }
+        (grace - started.elapsed().as_secs() as i64).max(2)
+    }
+
     /// Removes containers of this cluster whose pod no longer exists.
     async fn remove_orphans(&self) -> Result<(), KubeletError> {
         let live: HashSet<String> = self
@@ -454,6 +521,7 @@ impl PodWorker {
             .filter_map(|p| p.metadata.uid.clone())
             .collect();
         self.pulls.retain(&live);
+        self.probes.retain(&live);
         self.finished.lock().retain(|uid| live.contains(uid));
         for c in self.runtime.containers(&self.cluster, None).await? {
             let uid = label(&c, POD_UID_LABEL).unwrap_or_default();

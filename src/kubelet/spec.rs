@@ -1,8 +1,9 @@
 //! Pod spec → Docker container configuration: the sandbox (pause image, pod hostname, the
 //! node's bridge network or the host's) and app containers joining its namespaces, with
 //! command/args (`$(VAR)` expanded from the resolved environment, as upstream), workingDir, the
-//! environment ([`super::env`]), the mounts ([`super::volumes`]) and the labels the kubelet
-//! finds them by.
+//! environment ([`super::env`]), the mounts ([`super::volumes`]), resources and securityContext
+//! ([`super::security`]), the stop timeout (the grace period) and the labels the kubelet finds
+//! them by.
 
 use std::collections::HashMap;
 
@@ -116,10 +117,21 @@ pub fn container_config(
         (Some(cmd), args) => (Some(cmd), Some(args.unwrap_or_default())),
         (None, args) => (None, args),
     };
+    let security = super::security::effective(pod, c);
+    let mut host = HostConfig {
+        network_mode: Some(format!("container:{sandbox_id}")),
+        ipc_mode: Some(format!("container:{sandbox_id}")),
+        mounts: (!prepared.mounts.is_empty()).then(|| prepared.mounts.clone()),
+        ..Default::default()
+    };
+    super::security::apply_resources(c, &mut host);
+    security.apply(&mut host);
     ContainerCreateBody {
         image: c.image.clone(),
         entrypoint,
         cmd,
+        user: security.user(),
+        stop_timeout: Some(grace_period(pod)),
         env: Some(env),
         working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
         tty: c.tty,
@@ -127,14 +139,18 @@ pub fn container_config(
         stdin_once: c.stdin_once,
         attach_stdin: c.stdin,
         labels: Some(labels(pod, cluster, &c.name, attempt)),
-        host_config: Some(HostConfig {
-            network_mode: Some(format!("container:{sandbox_id}")),
-            ipc_mode: Some(format!("container:{sandbox_id}")),
-            mounts: (!prepared.mounts.is_empty()).then(|| prepared.mounts.clone()),
-            ..Default::default()
-        }),
+        host_config: Some(host),
         ..Default::default()
     }
+}
+
+/// The pod's `terminationGracePeriodSeconds` (default 30), Docker's stop timeout.
+pub fn grace_period(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+        .max(0)
 }
 
 #[cfg(test)]

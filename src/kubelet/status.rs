@@ -93,6 +93,8 @@ pub struct ContainerView {
     pub previous: Option<Observed>,
     /// Why it waits, when the kubelet holds it back (image pull errors, restart back-off).
     pub waiting: Option<(String, Option<String>)>,
+    /// What the probes say while it runs (`None`: no prober, started and ready).
+    pub probes: Option<super::probes::ProbeStatus>,
 }
 
 /// Everything the pod's status is computed from.
@@ -157,8 +159,12 @@ pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerSt
                     cs.state = Some(waiting("ContainerCreating", None));
                 }
                 RunState::Running { started_at } => {
-                    cs.ready = true;
-                    cs.started = Some(true);
+                    let probes = v.probes.unwrap_or(super::probes::ProbeStatus {
+                        started: true,
+                        ready: true,
+                    });
+                    cs.ready = probes.ready;
+                    cs.started = Some(probes.started);
                     cs.state = Some(ContainerState {
                         running: Some(ContainerStateRunning {
                             started_at: Some(Time(*started_at)),
@@ -185,11 +191,12 @@ pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerSt
     cs
 }
 
-/// Whether an init container is done: exited 0 (a sidecar, restartPolicy Always: started).
+/// Whether an init container is done: exited 0 (a sidecar, restartPolicy Always: running and
+/// started).
 pub fn init_done(cs: &ContainerStatus, sidecar: bool) -> bool {
     let state = cs.state.clone().unwrap_or_default();
     if sidecar {
-        return state.running.is_some();
+        return state.running.is_some() && cs.started == Some(true);
     }
     state.terminated.is_some_and(|t| t.exit_code == 0)
 }
@@ -273,7 +280,8 @@ pub fn pod_status(pod: &Pod, old: &PodStatus, view: &PodView, now: Timestamp) ->
         let sidecar = c.restart_policy.as_deref() == Some("Always");
         let mut cs = container_status(v, default_waiting);
         let done = init_done(&cs, sidecar);
-        cs.ready = done;
+        // A sidecar is ready by its readiness probe (once started), others once done.
+        cs.ready = done && (!sidecar || cs.ready);
         if !sidecar && cs.state.as_ref().is_some_and(|s| s.terminated.is_some()) {
             cs.started = Some(false);
         }

@@ -39,6 +39,7 @@ fn view(current: Option<Observed>, waiting: Option<(&str, &str)>) -> PodView {
             current,
             previous: None,
             waiting: waiting.map(|(r, m)| (r.to_string(), Some(m.to_string()))),
+            probes: None,
         }],
         init_containers: Vec::new(),
         default_waiting: None,
@@ -193,6 +194,7 @@ fn init_view(i1: Option<Observed>, i1_waiting: Option<&str>) -> PodView {
         current,
         previous: None,
         waiting: waiting.map(|r| (r.to_string(), None)),
+        probes: None,
     };
     PodView {
         sandbox_ready: true,
@@ -278,4 +280,71 @@ fn init_containers_back_off_and_complete() {
     assert_eq!(cond(&s, "Initialized").status, "True");
     let init = s.init_container_statuses.as_ref().unwrap();
     assert!(init.iter().all(|c| c.ready && c.started == Some(false)));
+}
+
+#[test]
+fn failing_readiness_keeps_the_pod_running_but_not_ready() {
+    let running = Observed {
+        id: "abc".into(),
+        attempt: 0,
+        image_id: "docker://sha256:abc".into(),
+        state: RunState::Running { started_at: t(50) },
+    };
+    let mut v = view(Some(running), None);
+    v.containers[0].probes = Some(crate::kubelet::probes::ProbeStatus {
+        started: true,
+        ready: false,
+    });
+    let s = pod_status(&pod("Always"), &PodStatus::default(), &v, t(60));
+    assert_eq!(s.phase.as_deref(), Some("Running"));
+    let cs = &s.container_statuses.as_ref().unwrap()[0];
+    assert!(!cs.ready);
+    assert_eq!(cs.started, Some(true));
+    assert_eq!(cond(&s, "ContainersReady").status, "False");
+    assert_eq!(cond(&s, "Ready").status, "False");
+    assert_eq!(
+        cond(&s, "Ready").message.as_deref(),
+        Some("containers with unready status: [c]")
+    );
+}
+
+#[test]
+fn sidecar_waits_for_its_startup_probe_and_is_ready_by_its_readiness_probe() {
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+        "spec": {"initContainers": [{"name": "side", "image": "busybox:1.35", "restartPolicy": "Always"}],
+                 "containers": [{"name": "c", "image": "busybox:1.35"}]},
+    }))
+    .unwrap();
+    let running = |id: &str| Observed {
+        id: id.into(),
+        attempt: 0,
+        image_id: "docker://sha256:abc".into(),
+        state: RunState::Running { started_at: t(50) },
+    };
+    let mut v = view(None, None);
+    v.init_containers = vec![ContainerView {
+        name: "side".into(),
+        image: "busybox:1.35".into(),
+        current: Some(running("s1")),
+        probes: Some(crate::kubelet::probes::ProbeStatus {
+            started: false,
+            ready: false,
+        }),
+        ..Default::default()
+    }];
+    let s = pod_status(&pod, &PodStatus::default(), &v, t(60));
+    assert_eq!(cond(&s, "Initialized").status, "False");
+    let side = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!((side.started, side.ready), (Some(false), false));
+
+    v.init_containers[0].probes = Some(crate::kubelet::probes::ProbeStatus {
+        started: true,
+        ready: false,
+    });
+    v.containers[0].current = Some(running("c1"));
+    let s = pod_status(&pod, &PodStatus::default(), &v, t(61));
+    assert_eq!(cond(&s, "Initialized").status, "True");
+    let side = &s.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!((side.started, side.ready), (Some(true), false));
 }
