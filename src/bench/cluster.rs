@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use super::api::ensure_namespace;
 use super::client::{expect, ClientConfig};
+use super::procs::EtcdProcess;
 use super::procs::{self, ServerProcess};
-use super::BenchError;
+use super::stats::{mib, ms, rate};
+use super::watch::WatchLines;
+use super::{verdict, with_log, BenchArgs, BenchError};
 
 /// The shape of one cluster benchmark.
 #[derive(Clone, Debug)]
@@ -70,6 +72,90 @@ pub fn server_flags(shape: &ClusterShape) -> Vec<String> {
         flags.push(c.to_string());
     }
     flags
+}
+
+/// The cluster scenario on each backend; prints one block of numbers and verdicts per backend.
+pub async fn bench(args: &BenchArgs, backends: &[&'static str]) -> bool {
+    let shape = ClusterShape {
+        nodes: args.nodes,
+        deployments: args.deployments,
+        replicas: args.replicas,
+        timeout: args.timeout,
+    };
+    let mut ok = true;
+    for b in backends {
+        eprintln!(
+            "# cluster benchmark on {b}: {} nodes, {} Deployments x {} replicas",
+            shape.nodes, shape.deployments, shape.replicas
+        );
+        match cluster_backend(&shape, *b == "etcd").await {
+            Ok(run) => print_cluster(b, &shape, &run),
+            Err(e) => {
+                eprintln!("error: {b}: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+async fn cluster_backend(shape: &ClusterShape, etcd: bool) -> Result<ClusterRun, BenchError> {
+    let etcd_proc = if etcd {
+        Some(EtcdProcess::start().await?)
+    } else {
+        None
+    };
+    let endpoint = etcd_proc
+        .as_ref()
+        .map(|e| e.endpoint.clone())
+        .unwrap_or_default();
+    let server = ServerProcess::start_with(&endpoint, &server_flags(shape)).await?;
+    run(&server, shape).await.map_err(|e| with_log(e, &server))
+}
+
+fn print_cluster(backend: &str, shape: &ClusterShape, run: &ClusterRun) {
+    let pods = shape.deployments * shape.replicas;
+    println!(
+        "cluster ({backend}): {} simulated nodes, {pods} pods",
+        shape.nodes
+    );
+    println!("  nodes Ready after start:      {}", ms(run.nodes_ready));
+    println!("  Deployments created in:       {}", ms(run.creates_done));
+    match run.all_running {
+        Some(d) => println!("  create to all Running:        {}", ms(d)),
+        None => println!(
+            "  create to all Running:        timed out ({} of {pods} Running, {} bound)",
+            run.running, run.bound
+        ),
+    }
+    println!(
+        "  scheduler throughput:         {}",
+        rate(run.scheduler_rate).replace("/s", " pods/s")
+    );
+    println!("  server peak RSS:              {}", mib(run.peak_rss));
+    println!("  server CPU during the run:    {:.1} s", run.server_cpu);
+    let full = shape.nodes >= 1000 && pods >= 30_000;
+    let note = if full {
+        ""
+    } else {
+        " [targets are for 1,000 nodes and 30,000 pods]"
+    };
+    println!("targets ({backend}){note}:");
+    println!(
+        "  all Running < 120 s:        {}",
+        verdict(
+            run.all_running
+                .is_some_and(|d| d < Duration::from_secs(120))
+        )
+    );
+    println!(
+        "  scheduler >= 500 pods/s:    {}",
+        verdict(run.scheduler_rate >= 500.0)
+    );
+    println!(
+        "  peak RSS < 1 GiB:           {}",
+        verdict(run.peak_rss < 1024 * 1024 * 1024)
+    );
 }
 
 /// Runs the scenario against a started server.
@@ -142,7 +228,7 @@ pub async fn run(server: &ServerProcess, shape: &ClusterShape) -> Result<Cluster
 }
 
 /// Polls the node list until `want` nodes are Ready.
-async fn wait_nodes_ready(
+pub async fn wait_nodes_ready(
     cfg: &ClientConfig,
     want: usize,
     timeout: Duration,
@@ -235,52 +321,23 @@ async fn watch_pods(
     t0: Instant,
     timeout: Duration,
 ) -> Result<Seen, BenchError> {
-    let mut conn = cfg.connect().await?;
-    let resp = conn
-        .start("GET", &path, "application/json", None, Bytes::new())
-        .await?;
-    if resp.status() != 200 {
-        return Err(BenchError::Client(format!(
-            "pod watch: HTTP {}",
-            resp.status()
-        )));
-    }
-    let mut body = resp.into_body();
+    let mut watch = WatchLines::start(&cfg, &path).await?;
     let mut seen = Seen::default();
-    let mut buf: Vec<u8> = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last_report = Instant::now();
     while seen.running.len() < expected {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => break,
-            Ok(None) => return Err(BenchError::Client("pod watch ended early".into())),
-            Ok(Some(Err(e))) => return Err(BenchError::Client(format!("pod watch: {e}"))),
-            Ok(Some(Ok(f))) => f,
+        let Some(events) = watch.next_events(deadline).await? else {
+            break;
         };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        buf.extend_from_slice(&data);
         let now = t0.elapsed();
-        let mut start = 0;
-        while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
-            let line = &buf[start..start + nl];
-            start += nl + 1;
-            let Ok(ev) = serde_json::from_slice::<PodEvent>(line) else {
-                continue;
-            };
-            let key = format!(
-                "{}/{}",
-                ev.object.metadata.namespace, ev.object.metadata.name
-            );
-            if !ev.object.spec.node_name.is_empty() {
-                seen.bound.entry(key.clone()).or_insert(now);
+        for ev in events {
+            if ev.bound() {
+                seen.bound.entry(ev.key()).or_insert(now);
             }
-            if ev.object.status.phase == "Running" && ev.kind != "DELETED" {
-                seen.running.entry(key).or_insert(now);
+            if ev.running() {
+                seen.running.entry(ev.key()).or_insert(now);
             }
         }
-        buf.drain(..start);
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
             eprintln!(
@@ -325,41 +382,4 @@ impl NodeItem {
             .iter()
             .any(|c| c.kind == "Ready" && c.status == "True")
     }
-}
-
-#[derive(Deserialize)]
-struct PodEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    object: PodObject,
-}
-
-#[derive(Deserialize)]
-struct PodObject {
-    #[serde(default)]
-    metadata: PodMeta,
-    #[serde(default)]
-    spec: PodSpec,
-    #[serde(default)]
-    status: PodStatus,
-}
-
-#[derive(Deserialize, Default)]
-struct PodMeta {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-}
-
-#[derive(Deserialize, Default)]
-struct PodSpec {
-    #[serde(default, rename = "nodeName")]
-    node_name: String,
-}
-
-#[derive(Deserialize, Default)]
-struct PodStatus {
-    #[serde(default)]
-    phase: String,
 }

@@ -5,9 +5,11 @@
 pub mod api;
 pub mod client;
 pub mod cluster;
+pub mod pods;
 pub mod procs;
 pub mod raw;
 pub mod stats;
+pub mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,6 +59,8 @@ pub enum Scenario {
     Api,
     /// Simulated nodes running Deployments: time to all Running, scheduler rate, peak RSS.
     Cluster,
+    /// The kubelet on Docker: pod startup latency against `docker run`, idle overhead.
+    Pods,
 }
 
 /// Flags of `skiff bench`.
@@ -74,6 +78,12 @@ pub struct BenchArgs {
     /// Cluster scenario: replicas per Deployment.
     #[arg(long, default_value_t = 100)]
     pub replicas: usize,
+    /// Pods scenario: pods started one after another.
+    #[arg(long, default_value_t = 100)]
+    pub pods: usize,
+    /// Pods scenario: pods running while the idle server is measured.
+    #[arg(long, default_value_t = 20)]
+    pub idle_pods: usize,
     /// Cluster scenario: give up after this long, e.g. `10m`.
     #[arg(long, default_value = "10m", value_parser = crate::config::parse_duration)]
     pub timeout: Duration,
@@ -213,7 +223,10 @@ pub async fn run(args: BenchArgs) -> bool {
         rows: Vec::new(),
     };
     if args.scenario == Scenario::Cluster {
-        return run_cluster(&args, &backends).await;
+        return cluster::bench(&args, &backends).await;
+    }
+    if args.scenario == Scenario::Pods {
+        return pods::bench(&args).await;
     }
     let mut ok = true;
     let mut headlines = Vec::new();
@@ -235,96 +248,8 @@ pub async fn run(args: BenchArgs) -> bool {
     ok
 }
 
-/// The cluster scenario on each backend; prints one block of numbers and verdicts per backend.
-async fn run_cluster(args: &BenchArgs, backends: &[&'static str]) -> bool {
-    let shape = cluster::ClusterShape {
-        nodes: args.nodes,
-        deployments: args.deployments,
-        replicas: args.replicas,
-        timeout: args.timeout,
-    };
-    let mut ok = true;
-    for b in backends {
-        eprintln!(
-            "# cluster benchmark on {b}: {} nodes, {} Deployments x {} replicas",
-            shape.nodes, shape.deployments, shape.replicas
-        );
-        match cluster_backend(&shape, *b == "etcd").await {
-            Ok(run) => print_cluster(b, &shape, &run),
-            Err(e) => {
-                eprintln!("error: {b}: {e}");
-                ok = false;
-            }
-        }
-    }
-    ok
-}
-
-async fn cluster_backend(
-    shape: &cluster::ClusterShape,
-    etcd: bool,
-) -> Result<cluster::ClusterRun, BenchError> {
-    let etcd_proc = if etcd {
-        Some(EtcdProcess::start().await?)
-    } else {
-        None
-    };
-    let endpoint = etcd_proc
-        .as_ref()
-        .map(|e| e.endpoint.clone())
-        .unwrap_or_default();
-    let server = ServerProcess::start_with(&endpoint, &cluster::server_flags(shape)).await?;
-    cluster::run(&server, shape)
-        .await
-        .map_err(|e| with_log(e, &server))
-}
-
-fn print_cluster(backend: &str, shape: &cluster::ClusterShape, run: &cluster::ClusterRun) {
-    let pods = shape.deployments * shape.replicas;
-    println!(
-        "cluster ({backend}): {} simulated nodes, {pods} pods",
-        shape.nodes
-    );
-    println!("  nodes Ready after start:      {}", ms(run.nodes_ready));
-    println!("  Deployments created in:       {}", ms(run.creates_done));
-    match run.all_running {
-        Some(d) => println!("  create to all Running:        {}", ms(d)),
-        None => println!(
-            "  create to all Running:        timed out ({} of {pods} Running, {} bound)",
-            run.running, run.bound
-        ),
-    }
-    println!(
-        "  scheduler throughput:         {}",
-        rate(run.scheduler_rate).replace("/s", " pods/s")
-    );
-    println!("  server peak RSS:              {}", mib(run.peak_rss));
-    println!("  server CPU during the run:    {:.1} s", run.server_cpu);
-    let full = shape.nodes >= 1000 && pods >= 30_000;
-    let note = if full {
-        ""
-    } else {
-        " [targets are for 1,000 nodes and 30,000 pods]"
-    };
-    println!("targets ({backend}){note}:");
-    println!(
-        "  all Running < 120 s:        {}",
-        verdict(
-            run.all_running
-                .is_some_and(|d| d < Duration::from_secs(120))
-        )
-    );
-    println!(
-        "  scheduler >= 500 pods/s:    {}",
-        verdict(run.scheduler_rate >= 500.0)
-    );
-    println!(
-        "  peak RSS < 1 GiB:           {}",
-        verdict(run.peak_rss < 1024 * 1024 * 1024)
-    );
-}
-
-fn verdict(pass: bool) -> &'static str {
+/// PASS or FAIL.
+pub fn verdict(pass: bool) -> &'static str {
     if pass {
         "PASS"
     } else {
@@ -663,6 +588,7 @@ async fn bench_backend(
 }
 
 /// Adds the server's log to a client error (the server may have died).
-fn with_log(e: BenchError, server: &ServerProcess) -> BenchError {
+/// `e` with the last lines of the server's log.
+pub fn with_log(e: BenchError, server: &ServerProcess) -> BenchError {
     BenchError::Client(format!("{e}\nserver log:\n{}", server.log_tail()))
 }
