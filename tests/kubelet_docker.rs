@@ -6,26 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::docker::{docker, docker_env, Cleanup};
+use common::docker::{docker, docker_env, jsonpath, wait_phase, Cleanup};
 use common::{eventually, unique_ns, Server};
-
-fn jsonpath(s: &Server, ns: &str, what: &str, path: &str) -> String {
-    let out = s.kubectl(&["-n", ns, "get", what, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn wait_phase(s: &Server, ns: &str, pod: &str, phase: &str) {
-    let ok = eventually(Duration::from_secs(90), || {
-        jsonpath(s, ns, &format!("pod/{pod}"), "{.status.phase}") == phase
-    });
-    assert!(
-        ok,
-        "pod {pod} never reached {phase}: {}\n{}\nlog:\n{}",
-        s.kubectl_ok(&["-n", ns, "get", "pod", pod, "-o", "yaml"]),
-        s.kubectl_ok(&["-n", ns, "get", "events"]),
-        s.log()
-    );
-}
 
 #[test]
 fn pods_run_as_docker_containers() {

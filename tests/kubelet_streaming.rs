@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::docker::{docker_env, kubelet_server, Cleanup};
+use common::docker::{docker_env, kubelet_server, wait_phase, Cleanup};
 use common::{eventually, unique_ns, Server};
 
 /// The tests share the machine's node name and Docker: one at a time.
@@ -23,27 +23,6 @@ fn cluster() -> (Cleanup, Server, String) {
     let ns = unique_ns("stream");
     s.kubectl_ok(&["create", "ns", &ns]);
     (cleanup, s, ns)
-}
-
-fn wait_running(s: &Server, ns: &str, pod: &str) {
-    let ok = eventually(Duration::from_secs(90), || {
-        let out = s.kubectl(&[
-            "-n",
-            ns,
-            "get",
-            "pod",
-            pod,
-            "-o",
-            "jsonpath={.status.phase}",
-        ]);
-        String::from_utf8_lossy(&out.stdout).trim() == "Running"
-    });
-    assert!(
-        ok,
-        "pod {pod} never ran: {}\n{}",
-        s.kubectl_ok(&["-n", ns, "get", "pod", pod, "-o", "yaml"]),
-        s.log()
-    );
 }
 
 /// kubectl with extra environment, stdin, and a hard time limit (a hang fails the test).
@@ -153,7 +132,7 @@ fn exec_and_cp() {
         "sleep",
         "3600",
     ]);
-    wait_running(&s, &ns, "b");
+    wait_phase(&s, &ns, "b", "Running");
 
     for (transport, env) in [("websockets", WEBSOCKETS), ("spdy", SPDY)] {
         // The command runs in the pod: its hostname is the pod's name.
@@ -428,8 +407,8 @@ fn attach() {
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: cat, namespace: {ns}}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {{name: cat, image: busybox:1.35, command: [cat], stdin: true, stdinOnce: true}}\n"
     );
     s.kubectl_stdin_ok(&["apply", "-f", "-"], &manifest);
-    wait_running(&s, &ns, "counter");
-    wait_running(&s, &ns, "cat");
+    wait_phase(&s, &ns, "counter", "Running");
+    wait_phase(&s, &ns, "cat", "Running");
 
     for (transport, env) in [("websockets", WEBSOCKETS), ("spdy", SPDY)] {
         // Attaching shows what the running process prints from now on (kubectl never ends by
@@ -604,7 +583,7 @@ fn port_forward_to_a_web_server() {
         "-c",
         "mkdir -p /www && echo hello-from-web > /www/index.html && seq 1 100000 > /www/big.txt && httpd -f -p 80 -h /www",
     ]);
-    wait_running(&s, &ns, "web");
+    wait_phase(&s, &ns, "web", "Running");
     let big: String = (1..=100000).map(|i| format!("{i}\n")).collect();
 
     for (transport, env) in [("websockets", WEBSOCKETS), ("spdy", SPDY)] {

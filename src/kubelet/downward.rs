@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::core::v1::{Pod, ResourceFieldSelector};
 
+use crate::validation::fmt::go_quote;
 use crate::validation::Quantity;
 
 /// Values `fieldRef`s may point at that are not in the pod object yet, and the node's
@@ -73,27 +74,6 @@ pub fn format_map<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -
         .map(|(k, v)| format!("{k}={}", go_quote(v)))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Go's `%q` of a string: double-quoted with `\"`, `\\` and control characters escaped.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The value of a `resourceFieldRef` of container `container` (the env var's own container,

@@ -11,7 +11,7 @@ mod batch;
 mod cluster;
 mod core;
 pub mod cron;
-mod fmt;
+pub mod fmt;
 mod meta;
 mod misc;
 mod names;

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, ConfigMapVolumeSource};
 use kube::{Api, Client};
 
 use super::atomic::Payload;
-use super::payload::{key_to_path, KeyData};
+use super::payload::{object_payload, KeyData};
 
 /// What a missing key is reported as.
 pub const MISSING_KEY: &str = "configmap references non-existent config";
@@ -40,11 +40,15 @@ pub fn payload(
     default_mode: Option<i32>,
     optional: bool,
 ) -> Result<Payload, String> {
-    match data {
-        Some(d) => key_to_path(d, items, default_mode, optional, MISSING_KEY),
-        None if optional => Ok(Payload::new()),
-        None => Err(format!("configmap {name:?} not found")),
-    }
+    object_payload(
+        "configmap",
+        MISSING_KEY,
+        name,
+        data,
+        items,
+        default_mode,
+        optional,
+    )
 }
 
 /// The files of a configMap volume.

@@ -13,6 +13,25 @@ pub const DEFAULT_MODE: i32 = 0o644;
 /// The data of a ConfigMap (`data` and `binaryData`) or Secret (decoded `data`).
 pub type KeyData = BTreeMap<String, Vec<u8>>;
 
+/// The files of a configMap or secret source given its fetched `data` (`None`: the object is
+/// missing, an error `<noun> "<name>" not found` unless `optional`, then no files); `missing_key`
+/// is how [`key_to_path`] reports an item whose key the object lacks.
+pub fn object_payload(
+    noun: &str,
+    missing_key: &str,
+    name: &str,
+    data: Option<&KeyData>,
+    items: Option<&[KeyToPath]>,
+    default_mode: Option<i32>,
+    optional: bool,
+) -> Result<Payload, String> {
+    match data {
+        Some(d) => key_to_path(d, items, default_mode, optional, missing_key),
+        None if optional => Ok(Payload::new()),
+        None => Err(format!("{noun} {name:?} not found")),
+    }
+}
+
 /// Maps `data` to files: every key as its own file when `items` is empty, else each item's
 /// key to its path (with its mode, or `default_mode`). A missing key is an error
 /// (`<kind> references non-existent <what> key: <key>`) unless `optional`.
