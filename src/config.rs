@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// Terminated pods kept before the oldest are deleted (`0` disables).
     #[arg(long, default_value_t = 12500)]
     pub terminated_pod_gc_threshold: i64,
+    /// Remove what this data dir's server made on the host (its Docker containers, mounts,
+    /// unused pod networks) and exit, without starting the server.
+    #[arg(long)]
+    pub cleanup: bool,
     /// Shared secret for joining agents (not used yet).
     #[arg(long, env = "SKIFF_TOKEN")]
     pub token: Option<String>,

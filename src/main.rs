@@ -37,8 +37,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Report whether this machine has what skiff needs.
-    Check,
+    /// Report whether this machine has what skiff needs (Docker, iptables, cgroups, ports).
+    Check {
+        /// The API server port that must be free.
+        #[arg(long, default_value_t = 6443)]
+        https_listen_port: u16,
+    },
     /// Measure start time, memory, throughput and latency against real servers.
     Bench(skiff::bench::BenchArgs),
 }
@@ -89,7 +93,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check => skiff::check::run(),
+        Command::Check { https_listen_port } => skiff::check::main(https_listen_port),
         Command::Bench(args) => skiff::bench::main(args),
     }
 }

@@ -83,6 +83,19 @@ impl Registry {
         }
     }
 
+    /// Adds built-in resource types that are not in every server (e.g. `metrics.k8s.io`).
+    pub fn add_builtin(&self, types: Vec<ResourceType>) {
+        let mut entries = self.entries.write();
+        for rt in types {
+            entries.push(Arc::new(ResourceEntry {
+                strategy: Strategy::for_builtin(&rt),
+                prefix: builtin_prefix(&rt),
+                conversion: convert::builtin(&rt.group, &rt.version, &rt.kind),
+                rt,
+            }));
+        }
+    }
+
     /// Replaces the custom resources (those served for CRDs) with `custom`.
     pub fn set_custom(&self, custom: Vec<Arc<ResourceEntry>>) {
         let mut entries = self.entries.write();

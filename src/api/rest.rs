@@ -87,6 +87,9 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
     if crate::auth::reviews::intercepts(&res, &info, req.method()) {
         return crate::auth::reviews::serve(app, res, info, req).await;
     }
+    if super::resource_metrics::intercepts(&res) {
+        return super::resource_metrics::serve(app, res, info, req).await;
+    }
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
     let format = codec::negotiate(req.headers()).map_err(|e| ("", e))?;
@@ -111,6 +114,19 @@ pub async fn resource_request(app: &Arc<App>, info: RequestInfo, req: Request<Bo
             .await
             .map(|r| ("create", r))
             .map_err(|e| ("create", e));
+    }
+    if info.subresource.as_deref() == Some("proxy")
+        && res.rt.plural == "nodes"
+        && res.rt.group.is_empty()
+    {
+        if method != Method::GET {
+            return Err(("", ApiError::method_not_allowed()));
+        }
+        let node = info.name.as_deref().unwrap_or_default();
+        let path = super::nodeproxy::proxied_path(req.uri().path());
+        return super::nodeproxy::serve(node, path)
+            .map(|r| ("get", r))
+            .map_err(|e| ("get", e));
     }
     if method == Method::GET
         && info.subresource.as_deref() == Some("log")

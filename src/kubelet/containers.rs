@@ -283,13 +283,15 @@ impl Ctx<'_> {
                             meta.uid.as_deref().unwrap_or_default()
                         );
                         view.waiting = Some(("CrashLoopBackOff".to_string(), Some(message)));
-                        self.event(
-                            c,
-                            EventType::Warning,
-                            "BackOff",
-                            "Back-off restarting failed container",
-                        )
-                        .await;
+                        // Upstream's text: the container, then the pod as `name_namespace(uid)`.
+                        let event = format!(
+                            "Back-off restarting failed container {} in pod {}_{}({})",
+                            c.name,
+                            meta.name.as_deref().unwrap_or_default(),
+                            meta.namespace.as_deref().unwrap_or_default(),
+                            meta.uid.as_deref().unwrap_or_default()
+                        );
+                        self.event(c, EventType::Warning, "BackOff", &event).await;
                         return Ok((view, Some(Duration::from_secs(left as u64))));
                     }
                     cur.attempt + 1

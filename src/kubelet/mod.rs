@@ -8,7 +8,7 @@
 //! Everything it creates in Docker carries the labels below, so after a restart (even `kill -9`)
 //! the kubelet finds its containers again instead of starting duplicates.
 //!
-//! Files: `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
+//! Files: `cleanup.rs` (`skiff server --cleanup`), `host.rs` (what this machine is), `node.rs` (Node + Lease), `runtime.rs` (Docker
 //! connection, network, images, container lookups), `pause.rs` (the pause image), `spec.rs`
 //! (pod spec → container config), `security.rs` (resources and securityContext → Docker),
 //! `probes/` (liveness/readiness/startup probes and lifecycle hooks), `termination.rs`
@@ -18,8 +18,9 @@
 //! (`/etc/hosts`, resolv.conf), `containers.rs` (one container: images, start, restarts),
 //! `status.rs` (container states → pod status, pure), `pods.rs` (the pod worker), `logs.rs`
 //! (log streams for the API server), `streaming.rs` (exec, attach and port-forward connections
-//! for the API server).
+//! for the API server), `stats/` (resource usage for `metrics.k8s.io` and `/metrics/resource`).
 
+pub mod cleanup;
 pub mod containers;
 pub mod dns;
 pub mod downward;
@@ -35,6 +36,7 @@ pub mod runtime;
 pub mod security;
 pub mod service_env;
 pub mod spec;
+pub mod stats;
 pub mod status;
 pub mod streaming;
 pub mod termination;
@@ -112,6 +114,9 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
     )
     .await?;
     let cluster = cluster_id(&client).await;
+    if let Err(e) = cleanup::record_cluster_id(&cfg.data_dir(), &cluster) {
+        tracing::warn!(error = %e, "kubelet: cannot record the cluster id (needed by --cleanup)");
+    }
     let runtime = runtime::Runtime::connect();
     let agent = node::NodeAgent::new(client.clone(), host.clone(), cfg, runtime.clone());
     let node = agent.register().await?;
@@ -146,6 +151,10 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
         worker.node_name(),
         streaming::StreamSource::new(worker.runtime().clone(), worker.cluster().to_string()),
     );
+    let collector =
+        stats::StatsCollector::new(worker.runtime().clone(), worker.cluster().to_string());
+    stats::register(worker.node_name(), collector.shared());
+    tokio::spawn(collector.run());
     worker.run().await;
     Ok(())
 }

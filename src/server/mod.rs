@@ -46,6 +46,24 @@ pub enum ServerError {
     Bootstrap(#[from] crate::api::errors::ApiError),
 }
 
+/// `--cleanup`: removes what the server of `data_dir` made on the host, then returns.
+async fn cleanup(data_dir: &std::path::Path) -> Result<(), ServerError> {
+    let removed = crate::kubelet::cleanup::remove_all(data_dir)
+        .await
+        .map_err(|e| ServerError::Io(format!("cleanup: {e}")))?;
+    println!(
+        "Removed {} containers and {} pod networks{}",
+        removed.containers,
+        removed.networks.len(),
+        if removed.networks.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", removed.networks.join(", "))
+        }
+    );
+    Ok(())
+}
+
 /// Runs the server until `shutdown` completes.
 pub async fn run<F>(cfg: ServerConfig, shutdown: F) -> Result<(), ServerError>
 where
@@ -53,6 +71,9 @@ where
 {
     let started = std::time::Instant::now();
     let data_dir = cfg.data_dir();
+    if cfg.cleanup {
+        return cleanup(&data_dir).await;
+    }
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| ServerError::Io(format!("{}: {e}", data_dir.display())))?;
     let addr = SocketAddr::new(cfg.bind_address, cfg.https_listen_port);
@@ -78,6 +99,13 @@ where
     let storage = crate::storage::open(&cfg.datastore_endpoint, &data_dir).await?;
     let cache = WatchCache::start(storage.clone()).await?;
     let registry = Arc::new(Registry::builtin());
+    if !cfg
+        .disable
+        .iter()
+        .any(|d| d == crate::api::resource_metrics::DISABLE_NAME)
+    {
+        registry.add_builtin(crate::api::resource_metrics::resource_types());
+    }
     let host = if cfg.bind_address.is_unspecified() {
         "127.0.0.1".to_string()
     } else {
