@@ -177,3 +177,40 @@ fn check_reports_prerequisites_with_fixes() {
         .unwrap_or_else(|| panic!("no port line:\n{text}"));
     assert!(port_line.contains("--https-listen-port"), "{port_line}");
 }
+
+#[test]
+fn without_docker_the_server_runs_and_the_node_says_how_to_start_it() {
+    let s = common::Server::start_host_env(
+        &[
+            "--disable",
+            "kube-proxy",
+            "--disable",
+            "coredns",
+            "--disable",
+            "servicelb",
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let path = "jsonpath={.items[0].status.conditions[?(@.type==\"Ready\")]}";
+    let mut last = String::new();
+    let registered = eventually(Duration::from_secs(30), || {
+        last = s.kubectl_ok(&["get", "nodes", "-o", path]);
+        !last.trim().is_empty()
+    });
+    assert!(registered, "node not registered:\n{}", s.log());
+    let ready: serde_json::Value = serde_json::from_str(&last).expect("condition JSON");
+    assert_eq!(ready["status"], "False", "{ready}");
+    assert_eq!(ready["reason"], "KubeletNotReady", "{ready}");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(message.contains("dockerd"), "{message}");
+    let nodes = s.kubectl_ok(&["get", "nodes"]);
+    assert!(
+        nodes
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" NotReady ")),
+        "{nodes}"
+    );
+    // The API keeps serving.
+    s.kubectl_ok(&["create", "namespace", &unique_ns("nodocker")]);
+}

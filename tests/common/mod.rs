@@ -21,6 +21,8 @@ pub struct Server {
     /// Whether the host components (kubelet, kube-proxy, DNS, service LB, local-path storage,
     /// metrics) run; off unless the test asks for them with [`Server::start_host`].
     pub host: bool,
+    /// Extra environment of the server process (kept for restarts).
+    pub env: Vec<(String, String)>,
 }
 
 /// The components that touch the host (Docker, iptables, ports); tests that do not start them
@@ -54,15 +56,20 @@ impl Server {
 
     /// Starts a server with extra arguments (without the host components).
     pub fn start_with(args: &[&str]) -> Server {
-        Server::start_inner(args, false)
+        Server::start_inner(args, false, &[])
     }
 
     /// Starts a server with the host components (kubelet on Docker, kube-proxy, DNS, …) on.
     pub fn start_host(args: &[&str]) -> Server {
-        Server::start_inner(args, true)
+        Server::start_inner(args, true, &[])
     }
 
-    fn start_inner(args: &[&str], host: bool) -> Server {
+    /// Starts a server with the host components and extra environment variables.
+    pub fn start_host_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_inner(args, true, env)
+    }
+
+    fn start_inner(args: &[&str], host: bool, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
             child: None,
@@ -70,6 +77,10 @@ impl Server {
             port: free_port(),
             args: args.iter().map(|s| s.to_string()).collect(),
             host,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -102,6 +113,7 @@ impl Server {
             .arg("127.0.0.1")
             .args(&self.args)
             .args(self.disabled_host_components())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
