@@ -68,48 +68,104 @@ def _ssl_context(kubeconfig_path, tmp):
     return ctx, cl["server"]
 
 
+class SkiffServer:
+    """One ``skiff server`` on a free port with a temporary data dir."""
+
+    def __init__(self, extra_args):
+        self.tmp = tempfile.mkdtemp(prefix="skiff-conformance-")
+        self.data = os.path.join(self.tmp, "data")
+        port = free_port()
+        self.log = open(os.path.join(self.tmp, "server.log"), "wb")
+        self.proc = subprocess.Popen(
+            [skiff_binary(), "server", "--data-dir", self.data,
+             "--https-listen-port", str(port), "--bind-address", "127.0.0.1", *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.kubeconfig = os.path.join(self.data, "kubeconfig.yaml")
+        deadline = time.time() + 60
+        while time.time() < deadline and self.proc.poll() is None:
+            if os.path.exists(self.kubeconfig):
+                try:
+                    ctx, server = _ssl_context(self.kubeconfig, self.tmp)
+                    with urllib.request.urlopen(server + "/readyz", context=ctx, timeout=2) as r:
+                        if r.status == 200:
+                            return
+                except Exception:
+                    pass
+            time.sleep(0.2)
+        self.proc.kill()
+        raise RuntimeError("skiff server did not become ready; log: "
+                           + open(os.path.join(self.tmp, "server.log")).read()[-3000:])
+
+    def stop(self, cleanup=False):
+        """SIGTERM (SIGKILL after 10 s); with ``cleanup``, ``skiff server --cleanup`` then
+        removes the containers the server made."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        if cleanup:
+            subprocess.run([skiff_binary(), "server", "--cleanup", "--data-dir", self.data],
+                           capture_output=True, timeout=120)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def kubeconfig(request):
     path = request.config.getoption("--kubeconfig") or os.environ.get("KUBECONFIG")
     if path:
         yield path
         return
-    tmp = tempfile.mkdtemp(prefix="skiff-conformance-")
-    port = free_port()
-    log = open(os.path.join(tmp, "server.log"), "wb")
-    proc = subprocess.Popen(
-        [skiff_binary(), "server", "--data-dir", os.path.join(tmp, "data"),
-         "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
-         # The suite checks the API; pods must not start on this machine's Docker.
-         "--disable", "kubelet"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    kc = os.path.join(tmp, "data", "kubeconfig.yaml")
-    deadline = time.time() + 60
-    ready = False
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.exists(kc):
-            try:
-                ctx, server = _ssl_context(kc, tmp)
-                with urllib.request.urlopen(server + "/readyz", context=ctx, timeout=2) as r:
-                    if r.status == 200:
-                        ready = True
-                        break
-            except Exception:
-                pass
-        time.sleep(0.2)
-    if not ready:
-        proc.kill()
-        raise RuntimeError("skiff server did not become ready; log: "
-                           + open(os.path.join(tmp, "server.log")).read()[-3000:])
-    yield kc
-    os.killpg(proc.pid, signal.SIGTERM)
+    # The suite checks the API; pods must not start on this machine's Docker.
+    server = SkiffServer(["--disable", "kubelet"])
+    yield server.kubeconfig
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def node_kubeconfig(request):
+    """A cluster whose node runs pods: the given one, or a skiff server with its kubelet on this
+    machine's Docker (``scripts/docker-env`` starts Docker and builds ``busybox:1.35``)."""
+    path = request.config.getoption("--kubeconfig") or os.environ.get("KUBECONFIG")
+    if path:
+        yield path
+        return
+    env = subprocess.run(["bash", os.path.join(REPO, "scripts", "docker-env")],
+                         capture_output=True, text=True)
+    if env.returncode != 0:
+        pytest.skip("Docker is not available: " + env.stderr[-500:])
+    server = SkiffServer(["--disable", "kube-proxy", "--disable", "coredns",
+                          "--disable", "servicelb"])
+    yield server.kubeconfig
+    server.stop(cleanup=True)
+
+
+@pytest.fixture(scope="session")
+def node_core(node_kubeconfig):
+    return client.CoreV1Api(config.new_client_from_config(config_file=node_kubeconfig))
+
+
+@pytest.fixture
+def node_ns(node_core):
+    """A fresh namespace on the cluster with a node, deleted afterwards."""
+    name = unique("node")
+    node_core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name, labels={"e2e-framework": "skiff-conformance"})))
+    # Pods need the namespace's default ServiceAccount (made by the controllers).
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            node_core.read_namespaced_service_account("default", name)
+            break
+        except client.ApiException:
+            time.sleep(0.2)
+    yield name
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
-    shutil.rmtree(tmp, ignore_errors=True)
+        node_core.delete_namespace(name)
+    except client.ApiException:
+        pass
 
 
 @pytest.fixture(scope="session")

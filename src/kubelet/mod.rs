@@ -22,6 +22,7 @@
 
 pub mod cleanup;
 pub mod containers;
+pub mod deadline;
 pub mod dns;
 pub mod downward;
 pub mod env;

@@ -189,6 +189,12 @@ impl PodWorker {
         {
             return Ok(None);
         }
+        let now = crate::controllers::nodes::now_seconds();
+        let deadline_left = super::deadline::seconds_left(&pod, now);
+        if deadline_left.is_some_and(|left| left <= 0) {
+            self.fail_deadline(&pod, &old, &containers).await?;
+            return Ok(None);
+        }
         let mut info = PodRuntimeInfo {
             pod_ip: String::new(),
             host_ip: self.host.ip.to_string(),
@@ -243,7 +249,10 @@ impl PodWorker {
         view.pod_ip = Some(pod_ip);
         view.init_containers.clear();
         view.containers.clear();
-        let mut next = Some(POLL);
+        let mut next = earliest(
+            Some(POLL),
+            deadline_left.map(|s| Duration::from_secs(s.max(0) as u64)),
+        );
         let spec = pod.spec.clone().unwrap_or_default();
         let mut initialized = true;
         for c in spec.init_containers.iter().flatten() {
@@ -290,6 +299,67 @@ impl PodWorker {
             return Ok(None);
         }
         Ok(next)
+    }
+
+    /// Fails `pod` past its `activeDeadlineSeconds`: stops its containers (keeping them for
+    /// logs), removes its sandbox and writes the DeadlineExceeded status.
+    async fn fail_deadline(
+        &self,
+        pod: &Pod,
+        old: &k8s_openapi::api::core::v1::PodStatus,
+        containers: &[ContainerSummary],
+    ) -> Result<(), KubeletError> {
+        let pod_ref = reference("v1", "Pod", &pod.metadata);
+        self.recorder
+            .record(
+                &pod_ref,
+                EventType::Normal,
+                super::deadline::REASON,
+                super::deadline::MESSAGE,
+            )
+            .await;
+        let grace = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30);
+        let stops = containers
+            .iter()
+            .filter(|c| label(c, CONTAINER_LABEL) != Some(SANDBOX_NAME))
+            .filter(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
+            .map(|c| {
+                self.runtime
+                    .stop(c.id.as_deref().unwrap_or_default(), grace)
+            });
+        for result in futures::future::join_all(stops).await {
+            result?;
+        }
+        for c in containers
+            .iter()
+            .filter(|c| label(c, CONTAINER_LABEL) == Some(SANDBOX_NAME))
+        {
+            self.runtime
+                .remove(c.id.as_deref().unwrap_or_default())
+                .await?;
+        }
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.finished.lock().insert(uid);
+        let status = super::deadline::failed_status(old, crate::controllers::nodes::now_seconds());
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        match api
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The view of a pod none of whose containers were created yet.

@@ -162,6 +162,13 @@ impl Runtime {
     /// Stops `id` (SIGTERM, SIGKILL after `grace` seconds) and removes it; a container already
     /// gone is fine.
     pub async fn stop_and_remove(&self, id: &str, grace: i64) -> Result<(), KubeletError> {
+        self.stop(id, grace).await?;
+        self.remove(id).await
+    }
+
+    /// Stops `id` (SIGTERM, SIGKILL after `grace` seconds), keeping it (and its logs); a
+    /// container already stopped or gone is fine.
+    pub async fn stop(&self, id: &str, grace: i64) -> Result<(), KubeletError> {
         let docker = self.docker()?;
         let stop = StopContainerOptionsBuilder::default()
             .t(grace.clamp(0, i32::MAX as i64) as i32)
@@ -174,7 +181,7 @@ impl Runtime {
             }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.remove(id).await
+        Ok(())
     }
 
     /// Removes `id` at once (killing it if it runs); a container already gone is fine.
