@@ -159,7 +159,10 @@ fn answers_from_services_and_endpoint_slices() {
     assert_eq!(dig(&s, &ext, "CNAME").answers, ["example.org."]);
     // PTR for a ClusterIP and an endpoint with a hostname.
     let port = dns_port(&s);
-    let ptr = |ip: &str| dig_at("127.0.0.1", &port, ip, "PTR", &["-x"]).answers;
+    let ptr = |ip: &str| {
+        let name = skiff::dns::index::reverse_name(&ip.parse().expect("ip"));
+        dig_at("127.0.0.1", &port, &name, "PTR", &[]).answers
+    };
     assert_eq!(ptr("10.43.200.7"), [format!("{front}.")]);
     assert_eq!(ptr("10.42.7.11"), [format!("web-1.{web}.")]);
     // Upper case and TCP.

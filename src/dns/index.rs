@@ -13,7 +13,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// One record's data (the owner name is the key it is stored under).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Rec {
     /// IPv4 address.
     A(Ipv4Addr),
