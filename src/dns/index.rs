@@ -440,7 +440,7 @@ pub fn service_data(svc: &Service) -> Option<ServiceData> {
             .filter_map(|s| s.parse().ok())
             .collect();
         if ips.is_empty() {
-            ips.extend(spec.cluster_ip.as_deref().and_then(|s| s.parse().ok()));
+            ips.extend(spec.cluster_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()));
         }
         if ips.is_empty() {
             return None;
@@ -495,7 +495,7 @@ pub fn pod_data(pod: &Pod) -> PodData {
         ips.extend(
             status
                 .and_then(|s| s.pod_ip.as_deref())
-                .and_then(|s| s.parse().ok()),
+                .and_then(|s| s.parse::<IpAddr>().ok()),
         );
     }
     PodData {
