@@ -19,7 +19,7 @@ pub const SERVICE_NAME: &str = "kube-dns";
 /// Name of the EndpointSlice this server maintains.
 pub const SLICE_NAME: &str = "kube-dns-skiff";
 /// `endpointslice.kubernetes.io/managed-by` of that slice (not the endpoint slice controller).
-pub const MANAGER: &str = "skiff.io/dns";
+pub const MANAGER: &str = "skiff-dns";
 /// Field manager of the server-side applies.
 const FIELD_MANAGER: &str = "skiff-dns";
 
