@@ -1,5 +1,5 @@
 //! Cluster DNS (k3s' CoreDNS, `--disable coredns`): a `hickory-server` on the host at
-//! `0.0.0.0:<--cluster-dns-port>` (UDP and TCP) answering the Kubernetes DNS specification's
+//! `<every IPv4 address>:<--cluster-dns-port>` (UDP and TCP) answering the Kubernetes DNS specification's
 //! names from an in-memory index fed by watches of Services, EndpointSlices and Pods, and
 //! forwarding other names to the host's resolvers (`--resolv-conf`). Pods reach it through the
 //! selector-less `kube-dns` Service (ClusterIP `--cluster-dns`) whose EndpointSlice names this
@@ -19,7 +19,7 @@ pub mod watch;
 #[cfg(test)]
 mod tests;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -82,16 +82,7 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), DnsE
     let forwarder = Arc::new(forward::Forwarder::new(upstreams));
     let node_ip = IpAddr::V4(crate::kubelet::host::host_ip());
     let node_name = crate::kubelet::host::HostInfo::detect(&cfg.data_dir()).node_name;
-    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), cfg.cluster_dns_port);
-    let sockets = match serve::bind(any).await {
-        Err(DnsError::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            // e.g. a local stub resolver holds port 53 on a loopback address.
-            let node = SocketAddr::new(node_ip, cfg.cluster_dns_port);
-            tracing::warn!(%any, %node, "DNS port in use on some address; listening on the node IP only");
-            serve::bind(node).await?
-        }
-        other => other?,
-    };
+    let sockets = serve::bind(cfg.cluster_dns_port).await?;
     // Bound first, so that the slice never names a port nobody serves.
     let (cluster_dns, port) = (cfg.cluster_dns, cfg.cluster_dns_port);
     tokio::spawn(async move {

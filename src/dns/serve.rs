@@ -2,7 +2,7 @@
 //! the index (`answer.rs`) or forwards (`forward.rs`).
 
 use std::iter;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,26 +125,72 @@ impl RequestHandler for Handler {
     }
 }
 
-/// The bound sockets of one address.
+/// The bound sockets.
 pub struct Sockets {
-    udp: UdpSocket,
-    tcp: TcpListener,
-    addr: SocketAddr,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    addrs: Vec<SocketAddr>,
 }
 
-/// Binds UDP and TCP on `addr`.
-pub async fn bind(addr: SocketAddr) -> Result<Sockets, DnsError> {
+/// Binds UDP and TCP on `port` of every IPv4 address of this host (loopback, the node IP,
+/// bridges). One socket per address rather than one on 0.0.0.0: a UDP answer then leaves from
+/// the address the query was sent to (a resolver drops answers from another address, and
+/// kube-proxy's DNAT of `<cluster-dns>:53` is only undone for answers from the node IP).
+/// Addresses that cannot be bound (a stub resolver's 127.0.0.53:53) are skipped.
+pub async fn bind(port: u16) -> Result<Sockets, DnsError> {
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    if ips.is_empty() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips.sort();
+    ips.dedup();
+    let mut sockets = Sockets {
+        udp: Vec::new(),
+        tcp: Vec::new(),
+        addrs: Vec::new(),
+    };
+    let mut last = None;
+    for ip in ips {
+        let addr = SocketAddr::new(ip, port);
+        match bind_one(addr).await {
+            Ok((udp, tcp)) => {
+                sockets.udp.push(udp);
+                sockets.tcp.push(tcp);
+                sockets.addrs.push(addr);
+            }
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cluster DNS cannot listen here");
+                last = Some(e);
+            }
+        }
+    }
+    match (sockets.addrs.is_empty(), last) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(sockets),
+    }
+}
+
+async fn bind_one(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
     let udp = UdpSocket::bind(addr).await?;
     let tcp = TcpListener::bind(addr).await?;
-    Ok(Sockets { udp, tcp, addr })
+    Ok((udp, tcp))
 }
 
 /// Serves `handler` on `sockets` until the process ends.
 pub async fn serve(sockets: Sockets, handler: Handler) -> Result<(), DnsError> {
     let mut server = Server::new(handler);
-    server.register_socket(sockets.udp);
-    server.register_listener(sockets.tcp, TCP_TIMEOUT, 16);
-    tracing::info!(addr = %sockets.addr, "cluster DNS listening (UDP and TCP)");
+    for udp in sockets.udp {
+        server.register_socket(udp);
+    }
+    for tcp in sockets.tcp {
+        server.register_listener(tcp, TCP_TIMEOUT, 16);
+    }
+    tracing::info!(addrs = ?sockets.addrs, "cluster DNS listening (UDP and TCP)");
     server
         .block_until_done()
         .await
