@@ -128,7 +128,11 @@ fn answers_from_services_and_endpoint_slices() {
     );
     // NODATA: the name exists, no AAAA: NOERROR, empty answer, SOA in authority.
     let d = dig(&s, &front, "AAAA");
-    assert_eq!((d.status.as_str(), d.answers.len()), ("NOERROR", 0), "{d:?}");
+    assert_eq!(
+        (d.status.as_str(), d.answers.len()),
+        ("NOERROR", 0),
+        "{d:?}"
+    );
     assert_eq!(d.authority, ["SOA"]);
     // NXDOMAIN.
     let d = dig(&s, &format!("missing.{ns}.svc.cluster.local"), "A");
@@ -232,7 +236,7 @@ fn changes_are_visible_within_a_second() {
     let created = time_until(&s, &name, "A", |d| d.answers.len() == 1);
     s.kubectl_ok(&["-n", &ns, "delete", "service", "late", "--wait=false"]);
     let deleted = time_until(&s, &name, "A", |d| d.status == "NXDOMAIN");
-    eprintln!("created → answered in {created:?}, deleted → NXDOMAIN in {deleted:?} (incl. kubectl)");
+    eprintln!("created → answered in {created:?}, deleted → NXDOMAIN in {deleted:?} (after kubectl returned)");
     // kubectl itself takes a few hundred ms; the watch-driven index adds little.
     assert!(created < Duration::from_secs(1), "{created:?}");
     assert!(deleted < Duration::from_secs(1), "{deleted:?}");
@@ -297,7 +301,11 @@ fn forwards_other_names_with_a_cache() {
     let before = hits.load(Ordering::SeqCst);
     let d = dig(&s, "WWW.example.test", "A");
     assert_eq!(d.answers, ["192.0.2.7"]);
-    assert_eq!(hits.load(Ordering::SeqCst), before, "second answer from the cache");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before,
+        "second answer from the cache"
+    );
     assert_eq!(dig(&s, "other.example.test", "A").answers, ["192.0.2.7"]);
     assert_eq!(hits.load(Ordering::SeqCst), before + 1);
 }

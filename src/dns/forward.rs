@@ -59,7 +59,10 @@ pub fn upstreams(path: &Path) -> Vec<SocketAddr> {
             systemd
         }
     };
-    chosen.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect()
+    chosen
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
 }
 
 struct Cached {
@@ -265,10 +268,16 @@ mod tests {
         use hickory_proto::rr::{Name, RData, Record};
         let mut m = Message::new(1, MessageType::Response, OpCode::Query);
         let name = Name::from_ascii("a.example.").expect("name");
-        m.answers
-            .push(Record::from_rdata(name.clone(), 30, RData::A(A::new(1, 2, 3, 4))));
-        m.answers
-            .push(Record::from_rdata(name.clone(), 20, RData::A(A::new(1, 2, 3, 5))));
+        m.answers.push(Record::from_rdata(
+            name.clone(),
+            30,
+            RData::A(A::new(1, 2, 3, 4)),
+        ));
+        m.answers.push(Record::from_rdata(
+            name.clone(),
+            20,
+            RData::A(A::new(1, 2, 3, 5)),
+        ));
         assert_eq!(cache_ttl(&m), 20);
         m.answers.clear();
         let soa = SOA::new(name.clone(), name.clone(), 1, 1, 1, 1, 60);

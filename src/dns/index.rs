@@ -440,7 +440,11 @@ pub fn service_data(svc: &Service) -> Option<ServiceData> {
             .filter_map(|s| s.parse().ok())
             .collect();
         if ips.is_empty() {
-            ips.extend(spec.cluster_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()));
+            ips.extend(
+                spec.cluster_ip
+                    .as_deref()
+                    .and_then(|s| s.parse::<IpAddr>().ok()),
+            );
         }
         if ips.is_empty() {
             return None;

@@ -25,15 +25,15 @@ fn cluster() -> Index {
         "spec": {"clusterIP": "None", "ports": [{"name": "pg", "port": 5432}]}}));
     ix.upsert_service("ns1", "db", service_data(&db).expect("data"));
     let slice: EndpointSlice = serde_json::from_value(json!({
-        "metadata": {"name": "db-abc", "namespace": "ns1",
-                     "labels": {"kubernetes.io/service-name": "db"}},
-        "addressType": "IPv4",
-        "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
-        "endpoints": [
-            {"addresses": ["10.42.0.5"], "hostname": "db-0", "conditions": {"ready": true}},
-            {"addresses": ["10.42.0.6"], "conditions": {}},
-            {"addresses": ["10.42.0.7"], "hostname": "db-2", "conditions": {"ready": false}},
-        ]}))
+    "metadata": {"name": "db-abc", "namespace": "ns1",
+                 "labels": {"kubernetes.io/service-name": "db"}},
+    "addressType": "IPv4",
+    "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+    "endpoints": [
+        {"addresses": ["10.42.0.5"], "hostname": "db-0", "conditions": {"ready": true}},
+        {"addresses": ["10.42.0.6"], "conditions": {}},
+        {"addresses": ["10.42.0.7"], "hostname": "db-2", "conditions": {"ready": false}},
+    ]}))
     .expect("slice");
     ix.upsert_slice("ns1", "db-abc", slice_data(&slice).expect("data"));
     let ext = svc(json!({"metadata": {"name": "ext", "namespace": "ns1"},
@@ -79,7 +79,11 @@ fn nodata_vs_nxdomain() {
     assert!(a.nxdomain && a.answers.is_empty());
     assert!(matches!(a.authority[0].data, RData::SOA(_)));
     // Names with names below them exist.
-    for n in ["ns1.svc.cluster.local.", "svc.cluster.local.", "_tcp.web.ns1.svc.cluster.local."] {
+    for n in [
+        "ns1.svc.cluster.local.",
+        "svc.cluster.local.",
+        "_tcp.web.ns1.svc.cluster.local.",
+    ] {
         let a = ask(&ix, n, RecordType::A);
         assert!(!a.nxdomain, "{n}");
     }
@@ -104,7 +108,11 @@ fn headless_ready_endpoints_and_hostnames() {
 #[test]
 fn srv_records() {
     let ix = cluster();
-    let a = ask(&ix, "_http._tcp.web.ns1.svc.cluster.local.", RecordType::SRV);
+    let a = ask(
+        &ix,
+        "_http._tcp.web.ns1.svc.cluster.local.",
+        RecordType::SRV,
+    );
     assert_eq!(datas(&a), vec!["0 100 80 web.ns1.svc.cluster.local."]);
     assert_eq!(a.additionals.len(), 1);
     let a = ask(&ix, "_pg._tcp.db.ns1.svc.cluster.local.", RecordType::SRV);
@@ -116,7 +124,11 @@ fn srv_records() {
         ]
     );
     assert_eq!(a.additionals.len(), 2);
-    let a = ask(&ix, "_http._udp.web.ns1.svc.cluster.local.", RecordType::SRV);
+    let a = ask(
+        &ix,
+        "_http._udp.web.ns1.svc.cluster.local.",
+        RecordType::SRV,
+    );
     assert!(a.nxdomain);
 }
 
@@ -184,7 +196,10 @@ fn changes_and_removals() {
     assert_eq!(answer(&ix, &n, RecordType::PTR), Outcome::Forward);
     ix.remove_slice("ns1", "db-abc");
     let a = ask(&ix, "db.ns1.svc.cluster.local.", RecordType::A);
-    assert!(!a.nxdomain && a.answers.is_empty(), "headless without endpoints: NODATA");
+    assert!(
+        !a.nxdomain && a.answers.is_empty(),
+        "headless without endpoints: NODATA"
+    );
     assert!(ask(&ix, "db-0.db.ns1.svc.cluster.local.", RecordType::A).nxdomain);
     ix.remove_service("ns1", "web");
     ix.remove_service("ns1", "db");

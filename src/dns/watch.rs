@@ -20,7 +20,11 @@ type Shared = Arc<RwLock<Index>>;
 /// Spawns the three watches feeding `index`.
 pub fn spawn(client: Client, index: Shared) {
     tokio::spawn(run::<Service>(client.clone(), index.clone(), apply_service));
-    tokio::spawn(run::<EndpointSlice>(client.clone(), index.clone(), apply_slice));
+    tokio::spawn(run::<EndpointSlice>(
+        client.clone(),
+        index.clone(),
+        apply_slice,
+    ));
     tokio::spawn(run::<Pod>(client, index, apply_pod));
 }
 
