@@ -380,4 +380,25 @@ fn pods_get_cluster_resolv_conf_and_reach_the_server() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&d.answers[0]), "{text}");
+    // The pod's own record and its PTR.
+    let pod_ip = s.kubectl_ok(&[
+        "-n",
+        &ns,
+        "get",
+        "pod",
+        "b",
+        "-o",
+        "jsonpath={.status.podIP}",
+    ]);
+    let pod_ip = pod_ip.trim();
+    let pod_name = format!("{}.{ns}.pod.cluster.local", pod_ip.replace('.', "-"));
+    assert_eq!(
+        dig_at("127.0.0.1", &port, &pod_name, "A", &[]).answers,
+        [pod_ip]
+    );
+    let reverse = skiff::dns::index::reverse_name(&pod_ip.parse().expect("pod ip"));
+    assert_eq!(
+        dig_at("127.0.0.1", &port, &reverse, "PTR", &[]).answers,
+        [format!("{pod_name}.")]
+    );
 }

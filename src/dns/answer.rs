@@ -66,6 +66,21 @@ pub fn answer(index: &Index, qname: &Name, qtype: RecordType) -> Outcome {
         }
         return Outcome::Answer(out);
     }
+    if key == format!("ns.dns.{domain}") {
+        // The SOA's and NS's name server: the `kube-dns` Service's addresses (as CoreDNS).
+        let dns_service = format!("kube-dns.kube-system.svc.{domain}");
+        for (_, rec) in index.records(&dns_service) {
+            if rec_type(rec) == Some(qtype) || qtype == RecordType::ANY {
+                if let (Rec::A(_) | Rec::Aaaa(_), Some(data)) = (rec, rdata(rec, 1)) {
+                    out.answers.push(record(qname.clone(), data));
+                }
+            }
+        }
+        if out.answers.is_empty() {
+            out.authority.push(soa(index));
+        }
+        return Outcome::Answer(out);
+    }
     let recs = index.records(&key);
     if recs.is_empty() {
         let always = [format!("svc.{domain}"), format!("pod.{domain}")];

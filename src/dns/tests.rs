@@ -224,3 +224,17 @@ fn ipv6_service() {
     let ptr = ask(&ix, &reverse_name(&ip), RecordType::PTR);
     assert_eq!(datas(&ptr), vec!["six.a.svc.cluster.local."]);
 }
+
+#[test]
+fn name_server_name_is_the_dns_service() {
+    let mut ix = cluster();
+    let a = ask(&ix, "ns.dns.cluster.local.", RecordType::A);
+    assert!(!a.nxdomain && a.answers.is_empty());
+    let dns = svc(
+        json!({"metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {"clusterIP": "10.43.0.10"}}),
+    );
+    ix.upsert_service("kube-system", "kube-dns", service_data(&dns).expect("data"));
+    let a = ask(&ix, "ns.dns.cluster.local.", RecordType::A);
+    assert_eq!(datas(&a), vec!["10.43.0.10"]);
+}
