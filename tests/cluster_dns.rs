@@ -402,3 +402,47 @@ fn pods_get_cluster_resolv_conf_and_reach_the_server() {
         [format!("{pod_name}.")]
     );
 }
+
+#[test]
+fn large_answers_are_truncated_over_udp_and_complete_over_tcp() {
+    let s = Server::start_with_host_components(&["coredns"], &[]);
+    let ns = unique_ns("dnsbig");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    let endpoints: String = (1..=60)
+        .map(|i| format!("- addresses: [10.42.9.{i}]\n  conditions: {{ready: true}}\n"))
+        .collect();
+    let yaml = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: big}}\nspec:\n  clusterIP: None\n  ports: [{{port: 80}}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: big-1\n  labels: {{kubernetes.io/service-name: big}}\naddressType: IPv4\nports: [{{port: 80, protocol: TCP}}]\nendpoints:\n{endpoints}"
+    );
+    s.kubectl_stdin_ok(&["-n", &ns, "apply", "-f", "-"], &yaml);
+    let name = format!("big.{ns}.svc.cluster.local");
+    let port = dns_port(&s);
+    // dig falls back to TCP on a truncated UDP answer (no EDNS: 512 bytes at most).
+    let ok = eventually(Duration::from_secs(10), || {
+        dig_at("127.0.0.1", &port, &name, "A", &["+noedns"])
+            .answers
+            .len()
+            == 60
+    });
+    assert!(
+        ok,
+        "{:?}",
+        dig_at("127.0.0.1", &port, &name, "A", &["+noedns"])
+    );
+    let out = Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port,
+            &name,
+            "A",
+            "+noedns",
+            "+ignore",
+            "+time=2",
+            "+tries=1",
+        ])
+        .output()
+        .expect("dig");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" tc"), "UDP answer not truncated:\n{text}");
+}
