@@ -35,6 +35,15 @@ pub struct ServerConfig {
     /// ClusterIP of the cluster DNS Service.
     #[arg(long, default_value = "10.43.0.10")]
     pub cluster_dns: IpAddr,
+    /// Port of the cluster DNS server on this host (UDP and TCP); the `kube-dns` Service's
+    /// EndpointSlice sends `<cluster-dns>:53` here.
+    #[arg(long, default_value_t = 53)]
+    pub cluster_dns_port: u16,
+    /// Resolver configuration naming the upstream DNS servers (for names outside the cluster,
+    /// and pods with `dnsPolicy: Default`); loopback servers are replaced by systemd-resolved's
+    /// upstream list when there is one.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
     /// Cluster domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,

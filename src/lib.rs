@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod controllers;
 pub mod defaults;
+pub mod dns;
 pub mod kubelet;
 pub mod openapi;
 pub mod pki;

@@ -118,6 +118,9 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Co
     if enabled(crate::kubelet::DISABLE_NAME) {
         crate::kubelet::spawn(pki, server, cfg);
     }
+    if enabled(crate::dns::DISABLE_NAME) {
+        crate::dns::spawn(pki, server, cfg);
+    }
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

@@ -131,7 +131,7 @@ pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Kube
     let dns = dns::DnsSettings {
         cluster_dns: vec![cfg.cluster_dns.to_string()],
         cluster_domain: cfg.cluster_domain.clone(),
-        host_resolv_conf: "/etc/resolv.conf".into(),
+        host_resolv_conf: cfg.resolv_conf.clone(),
         host_hosts: "/etc/hosts".into(),
     };
     let local = if cfg.disable.iter().any(|d| d == local_path::DISABLE_NAME) {

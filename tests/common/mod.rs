@@ -23,6 +23,9 @@ pub struct Server {
     pub host: bool,
     /// Extra environment of the server process (kept for restarts).
     pub env: Vec<(String, String)>,
+    /// Host components that run although `host` is false (see
+    /// [`Server::start_with_host_components`]).
+    pub host_only: Vec<String>,
 }
 
 /// The components that touch the host (Docker, iptables, ports); tests that do not start them
@@ -66,21 +69,42 @@ impl Server {
 
     /// Starts a server with the host components and extra environment variables.
     pub fn start_host_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        Server::start_inner(args, true, env)
+        Server::start_full(args, true, &[], env)
+    }
+
+    /// Starts a server with only the named host components (e.g. `["coredns"]`) on.
+    pub fn start_with_host_components(components: &[&str], args: &[&str]) -> Server {
+        Server::start_full(args, false, components, &[])
     }
 
     fn start_inner(args: &[&str], host: bool, env: &[(&str, &str)]) -> Server {
+        Server::start_full(args, host, &[], env)
+    }
+
+    fn start_full(
+        args: &[&str],
+        host: bool,
+        host_only: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let dns = host || host_only.contains(&"coredns");
+        if dns && !args.iter().any(|a| a == "--cluster-dns-port") {
+            // Parallel tests: never the real port 53.
+            args.extend(["--cluster-dns-port".to_string(), free_port().to_string()]);
+        }
         let mut s = Server {
             child: None,
             dir,
             port: free_port(),
-            args: args.iter().map(|s| s.to_string()).collect(),
+            args,
             host,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            host_only: host_only.iter().map(|s| s.to_string()).collect(),
         };
         s.spawn();
         s
@@ -129,8 +153,15 @@ impl Server {
         }
         HOST_COMPONENTS
             .iter()
+            .filter(|c| !self.host_only.iter().any(|h| h == *c))
             .flat_map(|c| ["--disable".to_string(), c.to_string()])
             .collect()
+    }
+
+    /// The value of `--<flag> <value>` in the server's arguments.
+    pub fn arg(&self, flag: &str) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == flag)?;
+        self.args.get(i + 1).map(String::as_str)
     }
 
     /// Waits until /readyz answers 200.

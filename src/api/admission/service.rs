@@ -128,15 +128,36 @@ pub(super) fn allocate(cidr: Cidr, store: &Store, obj: &mut Value) -> ApiResult<
     Ok(())
 }
 
+/// Size of the range's lower band kept for requested ClusterIPs (upstream's
+/// `calculateRangeOffset`, KEP-3070): a sixteenth of the range, at least 16 and at most 256
+/// addresses, so that e.g. the DNS Service's `--cluster-dns` (10.43.0.10) is not handed to a
+/// Service created before it.
+pub fn static_band(cidr: Cidr) -> u32 {
+    let size = cidr.size();
+    if size < 16 {
+        return 0;
+    }
+    (size / 16).clamp(16, 256)
+}
+
+/// A free address: at random from the upper (dynamic) band first, then from the lower one.
 fn allocate_ip(cidr: Cidr, used: &HashSet<String>) -> ApiResult<String> {
     use rand::Rng;
     let size = cidr.size();
-    let start = rand::rng().random_range(2..size - 1);
-    for i in 0..size {
-        let n = 2 + (start - 2 + i) % (size - 3);
-        let ip = cidr.nth(n).to_string();
-        if !used.contains(&ip) {
-            return Ok(ip);
+    // Usable offsets are 2 ..= size - 2 (1 is the `kubernetes` Service's, the last broadcast).
+    let band = static_band(cidr).clamp(1, size - 3);
+    let ranges = [(band + 1, size - 2), (2, band)];
+    for (lo, hi) in ranges {
+        if lo > hi {
+            continue;
+        }
+        let len = hi - lo + 1;
+        let start = rand::rng().random_range(0..len);
+        for i in 0..len {
+            let ip = cidr.nth(lo + (start + i) % len).to_string();
+            if !used.contains(&ip) {
+                return Ok(ip);
+            }
         }
     }
     Err(ApiError::internal(
@@ -178,4 +199,25 @@ fn used(store: &Store) -> (HashSet<String>, HashSet<u16>) {
         }
     }
     (ips, ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_ips_avoid_the_static_band() {
+        let cidr: Cidr = "10.43.0.0/16".parse().expect("cidr");
+        assert_eq!(static_band(cidr), 256);
+        let used = HashSet::new();
+        for _ in 0..200 {
+            let ip: Ipv4Addr = allocate_ip(cidr, &used).expect("ip").parse().expect("v4");
+            assert!(u32::from(ip) - u32::from(cidr.base) > 256, "{ip}");
+        }
+        let small: Cidr = "10.96.0.0/28".parse().expect("cidr");
+        assert_eq!(static_band(small), 16);
+        // Only the lower band is left: it is used.
+        let ip = allocate_ip(small, &used).expect("ip");
+        assert!(small.contains(ip.parse().expect("v4")));
+    }
 }
