@@ -66,6 +66,13 @@ pub struct ServerConfig {
     /// Terminated pods kept before the oldest are deleted (`0` disables).
     #[arg(long, default_value_t = 12500)]
     pub terminated_pod_gc_threshold: i64,
+    /// Remove what this data dir's server made on the host (kube-proxy's iptables chains and
+    /// jump rules) and exit.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Minimum time between two kube-proxy syncs (as kube-proxy's `--iptables-min-sync-period`).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, hide = true)]
+    pub proxy_min_sync_period: std::time::Duration,
     /// Shared secret for joining agents (not used yet).
     #[arg(long, env = "SKIFF_TOKEN")]
     pub token: Option<String>,

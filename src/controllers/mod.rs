@@ -118,6 +118,7 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Co
     if enabled(crate::kubelet::DISABLE_NAME) {
         crate::kubelet::spawn(pki, server, cfg);
     }
+    crate::proxy::spawn(pki, server, cfg);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

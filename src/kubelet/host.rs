@@ -107,7 +107,7 @@ fn disk_size(path: &Path) -> u64 {
 }
 
 /// The first IPv4 address of an interface that is not loopback, Docker's or a veth.
-fn host_ip() -> Ipv4Addr {
+pub fn host_ip() -> Ipv4Addr {
     let skip = |name: &str| {
         ["docker", "br-", "veth", "cni", "flannel", "lo"]
             .iter()

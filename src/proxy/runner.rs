@@ -1,0 +1,158 @@
+//! The kube-proxy loop: Service and EndpointSlice watches wake a rate-limited sync (at most one
+//! per min sync period), which rebuilds the model and writes it with one `iptables-restore`.
+//! A full resync (jump rules checked again) happens at start, every 60 s and after a failure.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::Api;
+use tokio::sync::Notify;
+
+use super::iptables::{self, Backend};
+use super::rules::{self, RuleConfig};
+use super::{model, ProxyError, PROXY_USER};
+use crate::config::ServerConfig;
+use crate::controllers::common::informer::Informer;
+use crate::pki::Pki;
+
+/// Interval of full resyncs.
+pub const FULL_SYNC_PERIOD: Duration = Duration::from_secs(60);
+
+/// The state kept between syncs.
+pub struct Proxier {
+    backend: Backend,
+    cfg: RuleConfig,
+    /// Per-service chains written by the last sync.
+    previous: BTreeSet<String>,
+    /// When the jump rules were last checked (None: never, or a sync failed).
+    last_full: Option<Instant>,
+}
+
+/// What one sync did.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncStats {
+    /// Service ports programmed.
+    pub services: usize,
+    /// Rules written.
+    pub rules: usize,
+    /// Time to build the model and generate the text.
+    pub generate: Duration,
+    /// Time `iptables-restore` took.
+    pub restore: Duration,
+}
+
+impl Proxier {
+    /// A proxier on `backend`, taking the per-service chains already in the kernel as its
+    /// previous state (so those of deleted services go at the first sync).
+    pub async fn new(backend: Backend, cfg: RuleConfig) -> Proxier {
+        let previous = iptables::save(backend, Some("nat"))
+            .await
+            .map(|s| super::cleanup::service_chains(&s))
+            .unwrap_or_default();
+        Proxier {
+            backend,
+            cfg,
+            previous,
+            last_full: None,
+        }
+    }
+
+    /// Writes the rules for `services` (one restore), then, when a full sync is due, makes sure
+    /// the jump rules exist.
+    pub async fn sync(&mut self, services: &[model::ServicePort]) -> Result<SyncStats, ProxyError> {
+        let t0 = Instant::now();
+        let ruleset = rules::generate(services, &self.cfg, &self.previous);
+        let generate = t0.elapsed();
+        let t1 = Instant::now();
+        if let Err(e) = iptables::restore(self.backend, &ruleset.text).await {
+            self.last_full = None;
+            return Err(e);
+        }
+        let restore = t1.elapsed();
+        self.previous = ruleset.chains;
+        let due = self
+            .last_full
+            .is_none_or(|t| t.elapsed() >= FULL_SYNC_PERIOD);
+        if due {
+            iptables::ensure_jumps(self.backend).await?;
+            self.last_full = Some(Instant::now());
+        }
+        Ok(SyncStats {
+            services: services.len(),
+            rules: ruleset.rules,
+            generate,
+            restore,
+        })
+    }
+}
+
+/// Runs kube-proxy until the process ends (or [`super::shutdown`] stops it).
+pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), ProxyError> {
+    let client =
+        crate::controllers::client_for(pki, server, PROXY_USER, &["system:masters"], "kube-proxy")
+            .await?;
+    iptables::set_sysctls().await;
+    let backend = iptables::detect().await?;
+    let node_name = crate::kubelet::host::node_name(
+        &hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".to_string()),
+    );
+    let rule_cfg = RuleConfig {
+        cluster_cidr: cfg.cluster_cidr.to_string(),
+        node_name,
+    };
+    tracing::info!(backend = backend.name, "kube-proxy: iptables mode");
+    let mut proxier = Proxier::new(backend, rule_cfg).await;
+
+    let wake = Arc::new(Notify::new());
+    let services = Informer::spawn(Api::<Service>::all(client.clone()));
+    let slices = Informer::spawn(Api::<EndpointSlice>::all(client));
+    let w = wake.clone();
+    services.handle(move |_, _| w.notify_one());
+    let w = wake.clone();
+    slices.handle(move |_, _| w.notify_one());
+    services.synced().wait().await;
+    slices.synced().wait().await;
+
+    let min_period = cfg.proxy_min_sync_period;
+    let mut last_sync: Option<Instant> = None;
+    loop {
+        if let Some(last) = last_sync {
+            // Wait for a change (or the periodic resync), then respect the minimum period.
+            let _ = tokio::time::timeout(FULL_SYNC_PERIOD, wake.notified()).await;
+            let since = last.elapsed();
+            if since < min_period {
+                tokio::time::sleep(min_period - since).await;
+            }
+        }
+        let stopped = super::sync_lock().lock().await;
+        if *stopped {
+            return Ok(());
+        }
+        last_sync = Some(Instant::now());
+        let svc_state = services.store().state();
+        let slice_state = slices.store().state();
+        let svc_refs: Vec<&Service> = svc_state.iter().map(|s| s.as_ref()).collect();
+        let slice_refs: Vec<&EndpointSlice> = slice_state.iter().map(|s| s.as_ref()).collect();
+        let model = model::build(&svc_refs, &slice_refs);
+        match proxier.sync(&model).await {
+            Ok(stats) => tracing::debug!(
+                services = stats.services,
+                rules = stats.rules,
+                generate_ms = stats.generate.as_millis() as u64,
+                restore_ms = stats.restore.as_millis() as u64,
+                "kube-proxy: synced"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "kube-proxy: sync failed; retrying");
+                wake.notify_one();
+            }
+        }
+        drop(stopped);
+    }
+}
