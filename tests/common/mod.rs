@@ -92,14 +92,19 @@ impl Server {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .expect("log file");
+        // Loopback unless the test chose an address (pods reach the API only on the host's).
+        let bind: &[&str] = if self.args.iter().any(|a| a == "--bind-address") {
+            &[]
+        } else {
+            &["--bind-address", "127.0.0.1"]
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .arg("server")
             .arg("--data-dir")
             .arg(self.dir.path())
             .arg("--https-listen-port")
             .arg(self.port.to_string())
-            .arg("--bind-address")
-            .arg("127.0.0.1")
+            .args(bind)
             .args(&self.args)
             .args(self.disabled_host_components())
             .stdout(Stdio::null())
