@@ -24,6 +24,19 @@ fn host_network_lock() -> HostNetworkLock {
     HostNetworkLock(f)
 }
 
+/// Runs `skiff server --cleanup` (with a scratch data dir: the cleanup needs none) when dropped,
+/// so a failing test leaves no chains behind.
+struct ProxyCleanup(std::path::PathBuf);
+
+impl Drop for ProxyCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["server", "--cleanup", "--data-dir"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
 /// Lines of both iptables backends' dumps that mention kube-proxy's chains.
 fn kube_lines() -> Vec<String> {
     let mut out = Vec::new();
@@ -114,7 +127,7 @@ spec:
 
 /// `n` requests to `url` from the client pod: the answers (pod hostnames), in order.
 fn requests(s: &Server, ns: &str, url: &str, n: usize) -> Vec<String> {
-    let script = format!("for i in $(seq {n}); do wget -qO- -T 2 {url} || echo FAILED; done");
+    let script = format!("for i in $(seq {n}); do timeout 3 wget -qO- {url} || echo FAILED; done");
     let out = s.kubectl(&["-n", ns, "exec", "client", "--", "sh", "-c", &script]);
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -170,6 +183,8 @@ fn services_balance_follow_endpoints_and_clean_up() {
         return;
     }
     let _lock = host_network_lock();
+    // Declared before the server, so it runs after the server is gone.
+    let _proxy_cleanup = ProxyCleanup(std::env::temp_dir().join("skiff-net-cleanup"));
     let (cleanup, mut s) = kubelet_server_with(&[
         "--bind-address",
         "0.0.0.0",

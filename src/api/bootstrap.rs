@@ -11,7 +11,7 @@ use super::errors::ApiResult;
 use super::store::{Part, Store, WriteOptions};
 
 /// `endpointslice.kubernetes.io/managed-by` of the `kubernetes` EndpointSlice.
-pub const APISERVER_MANAGER: &str = "endpointslice.kubernetes.io/skiff-apiserver";
+pub const APISERVER_MANAGER: &str = "skiff-apiserver";
 /// The IngressClass made at bootstrap (Ingress objects are stored, not served).
 pub const INGRESS_CLASS: &str = "skiff";
 
@@ -76,7 +76,10 @@ pub async fn ensure(
         }
     }
     if let Some(ip) = api_ip {
-        ensure_kubernetes_endpoints(store, ip, https_port).await?;
+        // Not fatal: the API serves without them (only pods lose the `kubernetes` Service).
+        if let Err(e) = ensure_kubernetes_endpoints(store, ip, https_port).await {
+            tracing::warn!(error = %e, "cannot publish the kubernetes Service's endpoints");
+        }
     }
     ensure_ingress_class(store).await?;
     ensure_priority_classes(store).await

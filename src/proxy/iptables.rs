@@ -160,35 +160,89 @@ pub fn split_args(args: &str) -> Vec<String> {
     out
 }
 
-/// Makes sure every jump rule from a built-in chain is there (`-C`, else `-I` at the top), as
-/// upstream's `EnsureRule`. Run after a restore made the target chains.
+/// Runs `iptables` with `args`; stdout, or an error with its stderr.
+async fn iptables(backend: Backend, args: &[String]) -> Result<String, ProxyError> {
+    let out = Command::new(backend.iptables)
+        .args(["-w", "5"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| ProxyError::Iptables(format!("{}: {e}", backend.iptables)))?;
+    if !out.status.success() {
+        return Err(ProxyError::Iptables(format!(
+            "{} {}: {}",
+            backend.iptables,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether the first rules of a chain listing (`iptables -S <chain>`) are exactly our `count`
+/// jumps (targets owned by kube-proxy) and no other rule jumps to our chains.
+pub fn jumps_on_top(table: &str, chain: &str, listing: &str, count: usize) -> bool {
+    let prefix = format!("-A {chain} ");
+    let targets: Vec<bool> = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rule| {
+            let target = rule
+                .rsplit_once(" -j ")
+                .map(|(_, t)| t.split(' ').next().unwrap_or_default())
+                .unwrap_or_default();
+            super::cleanup::owned(table, target)
+        })
+        .collect();
+    targets.len() >= count
+        && targets[..count].iter().all(|t| *t)
+        && targets[count..].iter().all(|t| !*t)
+}
+
+/// Makes sure the jump rules from the built-in chains are there and come first (Docker inserts
+/// its own rules at the top of `FORWARD` when it makes a network, which would let pod traffic
+/// past our REJECTs): when not, ours are deleted and inserted again at the top.
 pub async fn ensure_jumps(backend: Backend) -> Result<(), ProxyError> {
-    for (table, chain, args) in JUMPS {
-        let args = split_args(args);
-        let check = Command::new(backend.iptables)
-            .args(["-w", "5", "-t", table, "-C", chain])
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .map_err(|e| ProxyError::Iptables(format!("{}: {e}", backend.iptables)))?;
-        if check.success() {
+    let mut chains: Vec<(&str, &str)> = Vec::new();
+    for (table, chain, _) in JUMPS {
+        if !chains.contains(&(*table, *chain)) {
+            chains.push((table, chain));
+        }
+    }
+    for (table, chain) in chains {
+        let ours: Vec<&str> = JUMPS
+            .iter()
+            .filter(|(t, c, _)| *t == table && *c == chain)
+            .map(|(_, _, a)| *a)
+            .collect();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        let listing = iptables(backend, &s(&["-t", table, "-S", chain])).await?;
+        if jumps_on_top(table, chain, &listing, ours.len()) {
             continue;
         }
-        let out = Command::new(backend.iptables)
-            .args(["-w", "5", "-t", table, "-I", chain, "1"])
-            .args(&args)
-            .output()
-            .await
-            .map_err(|e| ProxyError::Iptables(format!("{}: {e}", backend.iptables)))?;
-        if !out.status.success() {
-            return Err(ProxyError::Iptables(format!(
-                "{} -t {table} -I {chain}: {}",
-                backend.iptables,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+        let prefix = format!("-A {chain} ");
+        for rule in listing.lines().filter_map(|l| l.strip_prefix(&prefix)) {
+            let target = rule
+                .rsplit_once(" -j ")
+                .map(|(_, t)| t.split(' ').next().unwrap_or_default())
+                .unwrap_or_default();
+            if super::cleanup::owned(table, target) {
+                let mut args = s(&["-t", table, "-D", chain]);
+                args.extend(split_args(rule));
+                iptables(backend, &args).await?;
+            }
         }
+        for rule in ours.iter().rev() {
+            let mut args = s(&["-t", table, "-I", chain, "1"]);
+            args.extend(split_args(rule));
+            iptables(backend, &args).await?;
+        }
+        tracing::debug!(
+            table,
+            chain,
+            "kube-proxy: jump rules (re)inserted at the top"
+        );
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The kube-proxy loop: Service and EndpointSlice watches wake a rate-limited sync (at most one
 //! per min sync period), which rebuilds the model and writes it with one `iptables-restore`.
-//! A full resync (jump rules checked again) happens at start, every 60 s and after a failure.
+//! Every sync writes all rules; one also happens every 60 s without changes and right after a
+//! failure. The jump rules are checked (and moved back to the top) at each sync.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -27,8 +28,6 @@ pub struct Proxier {
     cfg: RuleConfig,
     /// Per-service chains written by the last sync.
     previous: BTreeSet<String>,
-    /// When the jump rules were last checked (None: never, or a sync failed).
-    last_full: Option<Instant>,
 }
 
 /// What one sync did.
@@ -56,30 +55,21 @@ impl Proxier {
             backend,
             cfg,
             previous,
-            last_full: None,
         }
     }
 
-    /// Writes the rules for `services` (one restore), then, when a full sync is due, makes sure
-    /// the jump rules exist.
+    /// Writes the rules for `services` (one restore), then makes sure the jump rules exist and
+    /// come first in the built-in chains.
     pub async fn sync(&mut self, services: &[model::ServicePort]) -> Result<SyncStats, ProxyError> {
         let t0 = Instant::now();
         let ruleset = rules::generate(services, &self.cfg, &self.previous);
         let generate = t0.elapsed();
         let t1 = Instant::now();
-        if let Err(e) = iptables::restore(self.backend, &ruleset.text).await {
-            self.last_full = None;
-            return Err(e);
-        }
+        iptables::restore(self.backend, &ruleset.text).await?;
         let restore = t1.elapsed();
         self.previous = ruleset.chains;
-        let due = self
-            .last_full
-            .is_none_or(|t| t.elapsed() >= FULL_SYNC_PERIOD);
-        if due {
-            iptables::ensure_jumps(self.backend).await?;
-            self.last_full = Some(Instant::now());
-        }
+        // Every sync: Docker may have put its rules above our jumps meanwhile.
+        iptables::ensure_jumps(self.backend).await?;
         Ok(SyncStats {
             services: services.len(),
             rules: ruleset.rules,
