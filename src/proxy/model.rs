@@ -13,7 +13,7 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const DEFAULT_AFFINITY_SECONDS: i32 = 10800;
 
 /// One endpoint of a service port.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Endpoint {
     /// Pod (or other) address.
     pub ip: Ipv4Addr,
@@ -37,7 +37,7 @@ impl Endpoint {
 }
 
 /// One port of one Service, with what kube-proxy needs of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ServicePort {
     /// Namespace of the Service.
     pub namespace: String,
@@ -89,7 +89,7 @@ impl ServicePort {
 /// Endpoints that take traffic, as upstream's `CategorizeEndpoints`: the ready ones accepted by
 /// `keep`, or, when none is, the serving-and-terminating ones (so connections drain while a
 /// rollout replaces every pod).
-pub fn usable<'a>(eps: &'a [Endpoint], keep: impl Fn(&Endpoint) -> bool) -> Vec<&'a Endpoint> {
+pub fn usable(eps: &[Endpoint], keep: impl Fn(&Endpoint) -> bool) -> Vec<&Endpoint> {
     let ready: Vec<&Endpoint> = eps.iter().filter(|e| e.ready && keep(e)).collect();
     if !ready.is_empty() {
         return ready;

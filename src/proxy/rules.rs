@@ -136,6 +136,18 @@ pub fn generate(
     cfg: &RuleConfig,
     previous: &BTreeSet<String>,
 ) -> Ruleset {
+    generate_partial(services, cfg, previous, |_| true)
+}
+
+/// As [`generate`], but the own chains (`KUBE-SVC/SVL/EXT/SEP-…`) of the services for which
+/// `write` is false are left as they are in the kernel (not declared, so `--noflush` keeps
+/// them): upstream's partial sync. The shared chains are always rewritten whole.
+pub fn generate_partial(
+    services: &[ServicePort],
+    cfg: &RuleConfig,
+    previous: &BTreeSet<String>,
+    write: impl Fn(&ServicePort) -> bool,
+) -> Ruleset {
     let mut nat = Table::default();
     let mut filter = Table::default();
     for c in NAT_CHAINS {
@@ -175,9 +187,16 @@ pub fn generate(
     );
 
     let mut chains = BTreeSet::new();
+    let mut own = Table::default();
     for svc in services {
-        service_rules(svc, cfg, &mut nat, &mut filter, &mut chains);
+        let mut mine = Table::default();
+        service_rules(svc, cfg, &mut nat, &mut mine, &mut filter, &mut chains);
+        if write(svc) {
+            own.chains.append(&mut mine.chains);
+            own.rules.append(&mut mine.rules);
+        }
     }
+    nat.chains.append(&mut own.chains);
     nat.rule(
         "KUBE-SERVICES",
         &format!(
@@ -186,6 +205,7 @@ pub fn generate(
         ),
     );
 
+    nat.rules.append(&mut own.rules);
     // Chains of services or endpoints that are gone: flushed, then deleted.
     let stale: Vec<&String> = previous.difference(&chains).collect();
     for c in &stale {
@@ -215,11 +235,13 @@ pub fn generate(
     }
 }
 
-/// The rules of one service port.
+/// The rules of one service port: those in the shared chains go to `nat` and `filter`, the
+/// service's own chains (`KUBE-SVC/SVL/EXT/SEP-…`) to `own`.
 fn service_rules(
     svc: &ServicePort,
     cfg: &RuleConfig,
     nat: &mut Table,
+    own: &mut Table,
     filter: &mut Table,
     chains: &mut BTreeSet<String>,
 ) {
@@ -281,9 +303,9 @@ fn service_rules(
         let reject = external_eps.is_empty();
         if !reject {
             chains.insert(ext_chain.clone());
-            nat.chain(&ext_chain);
+            own.chain(&ext_chain);
             if svc.external_local {
-                nat.rule(
+                own.rule(
                     &ext_chain,
                     &format!(
                         "{} -s {} -j {any_chain}",
@@ -291,7 +313,7 @@ fn service_rules(
                         cfg.cluster_cidr
                     ),
                 );
-                nat.rule(
+                own.rule(
                     &ext_chain,
                     &format!(
                         "{} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ",
@@ -300,7 +322,7 @@ fn service_rules(
                         ))
                     ),
                 );
-                nat.rule(
+                own.rule(
                     &ext_chain,
                     &format!(
                         "{} -m addrtype --src-type LOCAL -j {any_chain}",
@@ -310,7 +332,7 @@ fn service_rules(
                     ),
                 );
             } else {
-                nat.rule(
+                own.rule(
                     &ext_chain,
                     &format!(
                         "{} -j KUBE-MARK-MASQ",
@@ -320,7 +342,7 @@ fn service_rules(
                     ),
                 );
             }
-            nat.rule(&ext_chain, &format!("-j {external_policy_chain}"));
+            own.rule(&ext_chain, &format!("-j {external_policy_chain}"));
         }
         for ip in &svc.external_ips {
             if reject {
@@ -382,8 +404,8 @@ fn service_rules(
     // The policy chains and their endpoints.
     if cluster_chain_made {
         chains.insert(svc_chain.clone());
-        nat.chain(&svc_chain);
-        nat.rule(
+        own.chain(&svc_chain);
+        own.rule(
             &svc_chain,
             &format!(
                 "{} ! -s {} -d {cluster_ip}/32 {pp} -j KUBE-MARK-MASQ",
@@ -391,12 +413,12 @@ fn service_rules(
                 cfg.cluster_cidr
             ),
         );
-        balance(svc, &name, &svc_chain, &all, nat);
+        balance(svc, &name, &svc_chain, &all, own);
     }
     if uses_local_chain && !local.is_empty() {
         chains.insert(local_chain.clone());
-        nat.chain(&local_chain);
-        balance(svc, &name, &local_chain, &local, nat);
+        own.chain(&local_chain);
+        balance(svc, &name, &local_chain, &local, own);
     }
     // Endpoint chains: every endpoint of either set.
     let mut made = BTreeSet::new();
@@ -408,8 +430,8 @@ fn service_rules(
             continue;
         }
         chains.insert(sep.clone());
-        nat.chain(&sep);
-        nat.rule(
+        own.chain(&sep);
+        own.rule(
             &sep,
             &format!("{} -s {}/32 -j KUBE-MARK-MASQ", comment(&name), ep.ip),
         );
@@ -418,7 +440,7 @@ fn service_rules(
         } else {
             String::new()
         };
-        nat.rule(
+        own.rule(
             &sep,
             &format!(
                 "{} -m {proto} -p {proto}{recent} -j DNAT --to-destination {}",

@@ -84,8 +84,7 @@ fn cluster_ip_balances_randomly_over_ready_endpoints() {
     // The NodePorts jump is the last rule of nat KUBE-SERVICES.
     let last = l
         .iter()
-        .filter(|x| x.starts_with("-A KUBE-SERVICES"))
-        .last()
+        .rfind(|x| x.starts_with("-A KUBE-SERVICES"))
         .unwrap();
     assert!(last.contains("--dst-type LOCAL -j KUBE-NODEPORTS"));
     assert_eq!(r.chains.len(), 4);
@@ -318,4 +317,22 @@ COMMIT
         ["KUBE-SEP-BBBB".to_string(), "KUBE-SVC-AAAA".to_string()].into()
     );
     assert!(cleanup::script("*nat\n:DOCKER - [0:0]\nCOMMIT\n").is_none());
+}
+
+#[test]
+fn partial_sync_leaves_unchanged_service_chains_alone() {
+    let a = svc(vec![ep("10.42.0.1", "node-a", true)]);
+    let mut b = a.clone();
+    b.name = "svc2".into();
+    let r = super::rules::generate_partial(&[a, b], &cfg(), &BTreeSet::new(), |s| s.name == "svc2");
+    let svc1 = names::service_chain("ns1/svc1:p80", "tcp");
+    let svc2 = names::service_chain("ns1/svc2:p80", "tcp");
+    // Both are still reached from KUBE-SERVICES and known as ours…
+    assert!(r.text.contains(&format!("-j {svc1}")));
+    assert!(r.chains.contains(&svc1));
+    // …but only the changed one is declared (flushed) and refilled.
+    assert!(!r.text.contains(&format!(":{svc1} ")));
+    assert!(!r.text.contains(&format!("-A {svc1} ")));
+    assert!(r.text.contains(&format!(":{svc2} - [0:0]")));
+    assert!(r.text.contains(&format!("-A {svc2} ")));
 }

@@ -1,9 +1,11 @@
 //! The kube-proxy loop: Service and EndpointSlice watches wake a rate-limited sync (at most one
 //! per min sync period), which rebuilds the model and writes it with one `iptables-restore`.
-//! Every sync writes all rules; one also happens every 60 s without changes and right after a
-//! failure. The jump rules are checked (and moved back to the top) at each sync.
+//! A sync rewrites the shared chains and the own chains of the services that changed since the
+//! last one (upstream's partial sync); a full sync (every chain) happens at start, every 60 s
+//! and after a failure. The jump rules are checked (and moved back to the top) at each sync.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,10 @@ pub struct Proxier {
     cfg: RuleConfig,
     /// Per-service chains written by the last sync.
     previous: BTreeSet<String>,
+    /// Hash of every service port as last written (`ns/name:port` + protocol → hash).
+    written: HashMap<String, u64>,
+    /// When the last full sync succeeded (None: never, or a sync failed since).
+    last_full: Option<Instant>,
 }
 
 /// What one sync did.
@@ -55,6 +61,8 @@ impl Proxier {
             backend,
             cfg,
             previous,
+            written: HashMap::new(),
+            last_full: None,
         }
     }
 
@@ -62,14 +70,31 @@ impl Proxier {
     /// come first in the built-in chains.
     pub async fn sync(&mut self, services: &[model::ServicePort]) -> Result<SyncStats, ProxyError> {
         let t0 = Instant::now();
-        let ruleset = rules::generate(services, &self.cfg, &self.previous);
+        let full = self
+            .last_full
+            .is_none_or(|t| t.elapsed() >= FULL_SYNC_PERIOD);
+        let hashes: HashMap<String, u64> = services.iter().map(|s| (key(s), hash(s))).collect();
+        let written = &self.written;
+        let ruleset = rules::generate_partial(services, &self.cfg, &self.previous, |s| {
+            full || written.get(&key(s)) != hashes.get(&key(s))
+        });
         let generate = t0.elapsed();
         let t1 = Instant::now();
-        iptables::restore(self.backend, &ruleset.text).await?;
+        if let Err(e) = iptables::restore(self.backend, &ruleset.text).await {
+            self.last_full = None;
+            return Err(e);
+        }
+        self.written = hashes;
+        if full {
+            self.last_full = Some(Instant::now());
+        }
         let restore = t1.elapsed();
         self.previous = ruleset.chains;
         // Every sync: Docker may have put its rules above our jumps meanwhile.
-        iptables::ensure_jumps(self.backend).await?;
+        if let Err(e) = iptables::ensure_jumps(self.backend).await {
+            self.last_full = None;
+            return Err(e);
+        }
         Ok(SyncStats {
             services: services.len(),
             rules: ruleset.rules,
@@ -77,6 +102,18 @@ impl Proxier {
             restore,
         })
     }
+}
+
+/// The identity of a service port across syncs.
+fn key(s: &model::ServicePort) -> String {
+    format!("{}/{}", s.display_name(), s.protocol)
+}
+
+/// A hash of everything the service port's own chains depend on.
+fn hash(s: &model::ServicePort) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// Runs kube-proxy until the process ends (or [`super::shutdown`] stops it).
