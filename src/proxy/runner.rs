@@ -118,6 +118,11 @@ fn hash(s: &model::ServicePort) -> u64 {
 
 /// Runs kube-proxy until the process ends (or [`super::shutdown`] stops it).
 pub async fn run(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), ProxyError> {
+    // SAFETY-free: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        tracing::warn!("kube-proxy: not root, Service traffic is not programmed (run as root or --disable kube-proxy)");
+        return Ok(());
+    }
     let client =
         crate::controllers::client_for(pki, server, PROXY_USER, &["system:masters"], "kube-proxy")
             .await?;
