@@ -71,9 +71,17 @@ pub fn rule_count(save: &str) -> usize {
 }
 
 /// Picks the backend as the iptables-wrapper does: the one that already has rules (the one
-/// with more when both do; Docker's rules make it nf_tables here), nf_tables when neither has.
+/// with more when both do; Docker's rules make it nf_tables here), nf_tables when neither has;
+/// `SKIFF_IPTABLES_BACKEND=nft|legacy` overrides.
 pub async fn detect() -> Result<Backend, ProxyError> {
     let backends = installed();
+    // An explicit choice (`SKIFF_IPTABLES_BACKEND=nft|legacy`) wins when that backend exists.
+    if let Ok(wanted) = std::env::var("SKIFF_IPTABLES_BACKEND") {
+        if let Some(b) = backends.iter().find(|b| b.name == wanted) {
+            return Ok(*b);
+        }
+        tracing::warn!(backend = %wanted, "kube-proxy: SKIFF_IPTABLES_BACKEND not installed; detecting");
+    }
     let mut best: Option<(Backend, usize)> = None;
     for b in backends {
         let n = save(b, None).await.map(|s| rule_count(&s)).unwrap_or(0);
