@@ -76,9 +76,13 @@ pub struct ServerConfig {
     #[arg(long, default_value_t = 12500)]
     pub terminated_pod_gc_threshold: i64,
     /// Remove what this data dir's server made on the host (its Docker containers, mounts,
-    /// unused pod networks) and exit, without starting the server.
+    /// unused pod networks, kube-proxy's iptables chains and jump rules) and exit, without
+    /// starting the server.
     #[arg(long)]
     pub cleanup: bool,
+    /// Minimum time between two kube-proxy syncs (as kube-proxy's `--iptables-min-sync-period`).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, hide = true)]
+    pub proxy_min_sync_period: std::time::Duration,
     /// Shared secret for joining agents (not used yet).
     #[arg(long, env = "SKIFF_TOKEN")]
     pub token: Option<String>,

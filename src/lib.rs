@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pki;
 pub mod printers;
 pub mod protobuf;
+pub mod proxy;
 pub mod schema;
 pub mod selectors;
 pub mod server;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cluster;
 pub mod pods;
 pub mod procs;
+pub mod proxy;
 pub mod raw;
 pub mod stats;
 pub mod watch;
@@ -61,6 +62,8 @@ pub enum Scenario {
     Cluster,
     /// The kubelet on Docker: pod startup latency against `docker run`, idle overhead.
     Pods,
+    /// kube-proxy: rule generation and `iptables-restore` time for many Services.
+    Proxy,
 }
 
 /// Flags of `skiff bench`.
@@ -84,6 +87,12 @@ pub struct BenchArgs {
     /// Pods scenario: pods running while the idle server is measured.
     #[arg(long, default_value_t = 20)]
     pub idle_pods: usize,
+    /// Proxy scenario: Services.
+    #[arg(long, default_value_t = 1000)]
+    pub services: usize,
+    /// Proxy scenario: endpoints per Service.
+    #[arg(long, default_value_t = 10)]
+    pub service_endpoints: usize,
     /// Cluster scenario: give up after this long, e.g. `10m`.
     #[arg(long, default_value = "10m", value_parser = crate::config::parse_duration)]
     pub timeout: Duration,
@@ -227,6 +236,9 @@ pub async fn run(args: BenchArgs) -> bool {
     }
     if args.scenario == Scenario::Pods {
         return pods::bench(&args).await;
+    }
+    if args.scenario == Scenario::Proxy {
+        return proxy::bench(&args).await;
     }
     let mut ok = true;
     let mut headlines = Vec::new();

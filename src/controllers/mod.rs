@@ -121,6 +121,7 @@ pub async fn start(pki: &Pki, server: &str, cfg: &ServerConfig) -> Result<(), Co
     if enabled(crate::dns::DISABLE_NAME) {
         crate::dns::spawn(pki, server, cfg);
     }
+    crate::proxy::spawn(pki, server, cfg);
     if enabled(NAMESPACE_CONTROLLER) {
         tokio::spawn(namespace::run(client));
     }

@@ -41,6 +41,9 @@ pub enum ServerError {
     /// The service account signing key could not be made or loaded.
     #[error(transparent)]
     ServiceAccountKey(#[from] crate::auth::jwt::JwtError),
+    /// kube-proxy's cleanup failed.
+    #[error("kube-proxy: {0}")]
+    Proxy(#[from] crate::proxy::ProxyError),
     /// Bootstrapping objects failed.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] crate::api::errors::ApiError),
@@ -48,6 +51,8 @@ pub enum ServerError {
 
 /// `--cleanup`: removes what the server of `data_dir` made on the host, then returns.
 async fn cleanup(data_dir: &std::path::Path) -> Result<(), ServerError> {
+    let chains = crate::proxy::cleanup().await?;
+    println!("Removed {chains} kube-proxy chains");
     let removed = crate::kubelet::cleanup::remove_all(data_dir)
         .await
         .map_err(|e| ServerError::Io(format!("cleanup: {e}")))?;
@@ -147,7 +152,12 @@ where
     let router = Router::new().fallback(handle).with_state(app.clone());
     let accept = tokio::spawn(accept_loop(listener, tls, router));
 
-    crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port).await?;
+    let api_ip = match cfg.bind_address {
+        IpAddr::V4(ip) if ip.is_unspecified() => Some(crate::kubelet::host::host_ip()),
+        IpAddr::V4(ip) if !ip.is_loopback() => Some(ip),
+        _ => None,
+    };
+    crate::api::bootstrap::ensure(&app.store, cfg.service_cidr, local_port, api_ip).await?;
     crate::api::crd::start(app.clone()).await;
     crate::auth::controller::start(app.clone(), pki.ca_cert.clone()).await;
     crate::api::admission::quota::spawn_controller(app.clone());
@@ -164,6 +174,12 @@ where
 
     shutdown.await;
     tracing::info!("shutting down");
+    if !cfg.disable.iter().any(|d| d == crate::proxy::DISABLE_NAME) {
+        match crate::proxy::shutdown().await {
+            Ok(n) => tracing::info!(chains = n, "kube-proxy: rules removed"),
+            Err(e) => tracing::warn!(error = %e, "kube-proxy: cleanup failed"),
+        }
+    }
     accept.abort();
     Ok(())
 }

@@ -52,10 +52,25 @@ impl Drop for Cleanup {
     }
 }
 
-/// Starts a server with the kubelet, waits for its node to be Ready; returns the cleanup guard
-/// of its containers and the server (in that order, so the server is dropped first).
+/// Host components a kubelet test runs without unless it asks for them: two kube-proxies on one
+/// host would fight over `KUBE-SERVICES`, so only the (serialized) networking tests start them.
+pub const KUBELET_TEST_DISABLED: &[&str] = &["kube-proxy", "servicelb", "coredns"];
+
+/// Starts a server with the kubelet (without kube-proxy, ServiceLB and DNS), waits for its node
+/// to be Ready; returns the cleanup guard of its containers and the server (in that order, so
+/// the server is dropped first).
 pub fn kubelet_server() -> (Cleanup, Server) {
-    let s = Server::start_host(&[]);
+    let mut args = Vec::new();
+    for c in KUBELET_TEST_DISABLED {
+        args.extend(["--disable", c]);
+    }
+    kubelet_server_with(&args)
+}
+
+/// As [`kubelet_server`], with exactly the given extra server arguments (every host component
+/// not disabled there runs).
+pub fn kubelet_server_with(args: &[&str]) -> (Cleanup, Server) {
+    let s = Server::start_host(args);
     let cluster = s
         .kubectl_ok(&["get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}"])
         .trim()

@@ -81,12 +81,7 @@ impl Server {
         Server::start_full(args, host, &[], env)
     }
 
-    fn start_full(
-        args: &[&str],
-        host: bool,
-        host_only: &[&str],
-        env: &[(&str, &str)],
-    ) -> Server {
+    fn start_full(args: &[&str], host: bool, host_only: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let dns = host || host_only.contains(&"coredns");
@@ -127,14 +122,19 @@ impl Server {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .expect("log file");
+        // Loopback unless the test chose an address (pods reach the API only on the host's).
+        let bind: &[&str] = if self.args.iter().any(|a| a == "--bind-address") {
+            &[]
+        } else {
+            &["--bind-address", "127.0.0.1"]
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .arg("server")
             .arg("--data-dir")
             .arg(self.dir.path())
             .arg("--https-listen-port")
             .arg(self.port.to_string())
-            .arg("--bind-address")
-            .arg("127.0.0.1")
+            .args(bind)
             .args(&self.args)
             .args(self.disabled_host_components())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
