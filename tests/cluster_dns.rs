@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::docker::{docker_env, kubelet_server, wait_phase};
+use common::docker::{docker_env, kubelet_server_with, wait_phase};
 use common::{eventually, unique_ns, Server};
 
 /// What dig saw: the status (`NOERROR`, `NXDOMAIN`, …), the answer records' data and the
@@ -319,7 +319,8 @@ fn pods_get_cluster_resolv_conf_and_reach_the_server() {
     if !docker_env() {
         return;
     }
-    let (_cleanup, s) = kubelet_server();
+    // DNS on a free port; kube-proxy stays off (it owns host-wide chains).
+    let (_cleanup, s) = kubelet_server_with(&["--disable", "kube-proxy", "--disable", "servicelb"]);
     let ns = unique_ns("dnspod");
     s.kubectl_ok(&["create", "ns", &ns]);
     s.kubectl_ok(&[

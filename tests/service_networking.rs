@@ -2,6 +2,10 @@
 //! Service's endpoints, and the cleanup of every chain — a real `skiff server` with its
 //! kubelet on real Docker, real iptables, the real kubectl and curl.
 //!
+//! Cluster DNS from inside pods (through the `kube-dns` ClusterIP, kube-proxy's DNAT and the
+//! kubelet's resolv.conf) is checked here too: short names, headless Services, SRV, ExternalName
+//! CNAMEs and StatefulSet pod names.
+//!
 //! Two kube-proxies on one host would fight over `KUBE-SERVICES`, so these tests hold an
 //! exclusive lock on /tmp/skiff-host-network.lock while they run (other kubelet tests run
 //! without kube-proxy).
@@ -185,14 +189,8 @@ fn services_balance_follow_endpoints_and_clean_up() {
     let _lock = host_network_lock();
     // Declared before the server, so it runs after the server is gone.
     let _proxy_cleanup = ProxyCleanup(std::env::temp_dir().join("skiff-net-cleanup"));
-    let (cleanup, mut s) = kubelet_server_with(&[
-        "--bind-address",
-        "0.0.0.0",
-        "--disable",
-        "coredns",
-        "--disable",
-        "metrics-server",
-    ]);
+    let (cleanup, mut s) =
+        kubelet_server_with(&["--bind-address", "0.0.0.0", "--disable", "metrics-server"]);
     let ns = unique_ns("net");
     s.kubectl_ok(&["create", "ns", &ns]);
     apply(&s, &ns, WEB);
@@ -208,12 +206,14 @@ fn services_balance_follow_endpoints_and_clean_up() {
     assert_eq!(pods.len(), 3, "{pods:?}");
     let ip = jsonpath(&s, &ns, "svc/web", "{.spec.clusterIP}");
 
-    // ClusterIP: random balancing over the three pods (retried once: it is probabilistic).
+    // By DNS name (cluster DNS through kube-proxy's DNAT of 10.43.0.10), random balancing
+    // over the three pods: 60 requests, each pod at least 10 (retried once: it is probabilistic).
+    let url = format!("http://web.{ns}.svc.cluster.local/");
     let mut balanced = None;
     for _ in 0..2 {
-        let answers = requests(&s, &ns, &format!("http://{ip}/"), 90);
+        let answers = requests(&s, &ns, &url, 60);
         let c = counts(&answers);
-        assert_eq!(answers.len(), 90, "{answers:?}\n{}", s.log());
+        assert_eq!(answers.len(), 60, "{answers:?}\n{}", s.log());
         assert!(
             answers.iter().all(|a| pods.contains(a)),
             "{c:?} not from {pods:?}"
@@ -395,4 +395,188 @@ fn services_balance_follow_endpoints_and_clean_up() {
     assert!(left.is_empty(), "left after --cleanup: {left:#?}");
     drop(s);
     drop(cleanup);
+}
+
+// --- Cluster DNS as pods use it -----------------------------------------------------------
+
+/// `kubectl exec <pod> -- <cmd…>` output (stdout and stderr), whatever the exit code.
+fn exec_out(s: &Server, ns: &str, pod: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["-n", ns, "exec", pod, "--"];
+    args.extend_from_slice(cmd);
+    let out = s.kubectl(&args);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `nslookup` in the pod until its output satisfies `ok` (DNS follows objects within a
+/// second; endpoints follow pods' readiness), returning the last output.
+fn lookup_until(s: &Server, ns: &str, args: &[&str], ok: impl Fn(&str) -> bool) -> (bool, String) {
+    let mut cmd = vec!["nslookup"];
+    cmd.extend_from_slice(args);
+    let mut last = String::new();
+    let found = eventually(Duration::from_secs(20), || {
+        last = exec_out(s, ns, "client", &cmd);
+        ok(&last)
+    });
+    (found, last)
+}
+
+#[test]
+fn names_resolve_from_inside_a_pod() {
+    if !docker_env() {
+        return;
+    }
+    let _lock = host_network_lock();
+    let _proxy_cleanup = ProxyCleanup(std::env::temp_dir().join("skiff-net-cleanup"));
+    let (_cleanup, s) =
+        kubelet_server_with(&["--disable", "metrics-server", "--disable", "servicelb"]);
+    let ns = unique_ns("poddns");
+    s.kubectl_ok(&["create", "ns", &ns]);
+    apply(
+        &s,
+        &ns,
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox:1.35
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+        ports: [{name: http, containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext}
+spec:
+  type: ExternalName
+  externalName: db.example.org
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox:1.35, command: ["sleep", "3600"]}
+"#,
+    );
+    wait_phase(&s, &ns, "client", "Running");
+    wait_phase(&s, &ns, "web-0", "Running");
+    wait_phase(&s, &ns, "web-1", "Running");
+    let ip0 = jsonpath(&s, &ns, "pod/web-0", "{.status.podIP}");
+    let ip1 = jsonpath(&s, &ns, "pod/web-1", "{.status.podIP}");
+    let front_ip = jsonpath(&s, &ns, "svc/front", "{.spec.clusterIP}");
+
+    // The pod's resolver is the kube-dns Service, with the search path and ndots:5.
+    let resolv = exec_out(&s, &ns, "client", &["cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.43.0.10"), "{resolv}");
+    assert!(
+        resolv.contains(&format!(
+            "search {ns}.svc.cluster.local svc.cluster.local cluster.local"
+        )),
+        "{resolv}"
+    );
+    assert!(resolv.contains("ndots:5"), "{resolv}");
+
+    // The API server's Service by its full name, and by a short name through the search path
+    // with the libc resolver (busybox's own nslookup does not apply the search list; glibc's
+    // resolver, which ping and wget use, does, with ndots:5).
+    let (ok, out) = lookup_until(&s, &ns, &["kubernetes.default.svc.cluster.local"], |o| {
+        o.contains("Address: 10.43.0.1")
+    });
+    assert!(ok, "kubernetes.default.svc.cluster.local:\n{out}");
+    let mut ping = String::new();
+    let resolved = eventually(Duration::from_secs(20), || {
+        ping = exec_out(
+            &s,
+            &ns,
+            "client",
+            &["ping", "-c", "1", "-W", "1", "kubernetes.default"],
+        );
+        ping.contains("PING kubernetes.default (10.43.0.1)")
+    });
+    assert!(
+        resolved,
+        "kubernetes.default through the search path:\n{ping}"
+    );
+
+    // A headless Service: the ready endpoints' addresses.
+    let headless = format!("web.{ns}.svc.cluster.local");
+    let (ok, out) = lookup_until(&s, &ns, &[&headless], |o| {
+        o.contains(&format!("Address: {ip0}")) && o.contains(&format!("Address: {ip1}"))
+    });
+    assert!(ok, "{headless} should list {ip0} and {ip1}:\n{out}");
+
+    // SRV of the named port: one target per StatefulSet pod.
+    let srv = format!("_http._tcp.web.{ns}.svc.cluster.local");
+    let (ok, out) = lookup_until(&s, &ns, &["-type=srv", &srv], |o| {
+        o.contains(&format!("web-0.web.{ns}.svc.cluster.local"))
+            && o.contains(&format!("web-1.web.{ns}.svc.cluster.local"))
+    });
+    assert!(ok, "{srv}:\n{out}");
+    assert!(out.contains(" 80 "), "port 80 in the SRV answer:\n{out}");
+
+    // A StatefulSet pod by its stable name.
+    let pod_name = format!("web-0.web.{ns}.svc.cluster.local");
+    let (ok, out) = lookup_until(&s, &ns, &[&pod_name], |o| {
+        o.contains(&format!("Address: {ip0}"))
+    });
+    assert!(ok, "{pod_name}:\n{out}");
+
+    // ExternalName: a CNAME to the external name.
+    let ext = format!("ext.{ns}.svc.cluster.local");
+    let (ok, out) = lookup_until(&s, &ns, &["-type=cname", &ext], |o| {
+        o.contains("canonical name = db.example.org")
+    });
+    assert!(ok, "{ext}:\n{out}");
+
+    // A missing name is NXDOMAIN.
+    let out = exec_out(
+        &s,
+        &ns,
+        "client",
+        &["nslookup", &format!("nope.{ns}.svc.cluster.local")],
+    );
+    assert!(out.contains("NXDOMAIN"), "{out}");
+
+    // The ClusterIP Service answers by its short name (search path, DNS and kube-proxy).
+    let url = "http://front/".to_string();
+    let mut body = String::new();
+    let answered = eventually(Duration::from_secs(20), || {
+        body = exec_out(
+            &s,
+            &ns,
+            "client",
+            &["timeout", "3", "wget", "-q", "-O", "-", &url],
+        );
+        body.trim() == "web-0" || body.trim() == "web-1"
+    });
+    assert!(answered, "{url} ({front_ip}):\n{body}");
 }
