@@ -110,8 +110,19 @@ def node_allocatable(core):
     return node.status.allocatable
 
 
-def exec_in(core, ns, pod, cmd):
+def exec_in(core, ns, pod, cmd, container=None):
     """``kubectl exec``-like: runs a command through the websocket exec API."""
     from kubernetes.stream import stream
+    kw = {"container": container} if container else {}
     return stream(core.connect_get_namespaced_pod_exec, pod, ns, command=cmd,
-                  stderr=True, stdin=False, stdout=True, tty=False)
+                  stderr=True, stdin=False, stdout=True, tty=False, **kw)
+
+
+def quantity_bytes(q):
+    """A memory quantity such as ``64Mi`` or ``8123456Ki`` in bytes."""
+    units = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "k": 1000, "M": 1000 ** 2,
+             "G": 1000 ** 3}
+    for u, m in units.items():
+        if q.endswith(u):
+            return int(q[:-len(u)]) * m
+    return int(q)

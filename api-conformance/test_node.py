@@ -10,8 +10,8 @@ from kubernetes import client
 
 from conftest import unique
 from nodepods import (BUSYBOX, ENTRYPOINT_TESTER, create_pod, ensure_entrypoint_tester, exec_in,
-                      logs, node_allocatable, output_of, phase_is, raw_pod, run_pod, sh,
-                      terminated, wait_pod)
+                      logs, node_allocatable, output_of, phase_is, quantity_bytes, raw_pod,
+                      run_pod, sh, terminated, wait_pod)
 
 
 def printenv(**extra):
@@ -90,14 +90,6 @@ def test_downward_api_default_limits_from_allocatable(node_core, node_ns):
     assert f"CPU_LIMIT={alloc['cpu']}" in out.splitlines(), (alloc, out)
     mem = out.split("MEMORY_LIMIT=")[1].split()[0]
     assert mem == str(quantity_bytes(alloc["memory"])), (alloc, out)
-
-
-def quantity_bytes(q):
-    units = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
-    for u, m in units.items():
-        if q.endswith(u):
-            return int(q[:-len(u)]) * m
-    return int(q)
 
 
 # --- ConfigMap / Secret env (common/node/configmap.go, secrets.go) ----------------------------

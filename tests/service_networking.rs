@@ -473,6 +473,13 @@ spec:
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: self0}
+spec:
+  selector: {statefulset.kubernetes.io/pod-name: web-0}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
 metadata: {name: ext}
 spec:
   type: ExternalName
@@ -579,4 +586,17 @@ spec:
         body.trim() == "web-0" || body.trim() == "web-1"
     });
     assert!(answered, "{url} ({front_ip}):\n{body}");
+
+    // Hairpin: web-0 reaches itself through a Service whose only endpoint it is.
+    let mut body = String::new();
+    let hairpin = eventually(Duration::from_secs(20), || {
+        body = exec_out(
+            &s,
+            &ns,
+            "web-0",
+            &["timeout", "3", "wget", "-q", "-O", "-", "http://self0/"],
+        );
+        body.trim() == "web-0"
+    });
+    assert!(hairpin, "web-0 through its own Service:\n{body}");
 }

@@ -96,8 +96,18 @@ pub(crate) fn choose_container(pod: &Pod, requested: Option<&str>) -> ApiResult<
     let spec = pod.spec.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+    // Init and ephemeral containers are valid when named.
+    let named = |r: &str| {
+        names.iter().any(|n| n == r)
+            || spec.init_containers.iter().flatten().any(|c| c.name == r)
+            || spec
+                .ephemeral_containers
+                .iter()
+                .flatten()
+                .any(|c| c.name == r)
+    };
     match requested.filter(|r| !r.is_empty()) {
-        Some(r) if names.iter().any(|n| n == r) => Ok(r.to_string()),
+        Some(r) if named(r) => Ok(r.to_string()),
         Some(r) => Err(ApiError::bad_request(format!(
             "container {r} is not valid for pod {name}"
         ))),

@@ -26,6 +26,7 @@ pub mod deadline;
 pub mod dns;
 pub mod downward;
 pub mod env;
+pub mod hairpin;
 pub mod host;
 pub mod local_path;
 pub mod logs;

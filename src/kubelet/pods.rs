@@ -454,12 +454,17 @@ impl PodWorker {
             return Ok((id, self.host.ip.to_string()));
         }
         let inspect = docker.inspect_container(&id, None).await?;
-        let ip = inspect
+        let endpoint = inspect
             .network_settings
             .and_then(|n| n.networks)
-            .and_then(|n| n.get(&network).cloned())
-            .and_then(|e| e.ip_address)
-            .unwrap_or_default();
+            .and_then(|n| n.get(&network).cloned());
+        if running.is_none() {
+            // A new port on the bridge: hairpin mode, so the pod can reach its own Services.
+            if let Some(net) = endpoint.as_ref().and_then(|e| e.network_id.as_deref()) {
+                super::hairpin::enable(net);
+            }
+        }
+        let ip = endpoint.and_then(|e| e.ip_address).unwrap_or_default();
         Ok((id, ip))
     }
 
