@@ -101,6 +101,24 @@ def test_object_volumes(node_core, node_ns, kind, projected):
     assert out[-1] == "1000"
 
 
+@pytest.mark.parametrize("projected", [False, True])
+def test_secret_volume_non_root_with_fs_group(node_core, node_ns, projected):
+    """[sig-storage] Secrets / Projected secret should be consumable from pods in volume as
+    non-root with defaultMode and fsGroup set: the files belong to the fsGroup, mode 0440."""
+    name = unique("secret-test")
+    make_object(node_core, node_ns, "secret", name, {"data-1": "value-1"})
+    vol = {"name": "s", **plain_volume("secret", name, projected, default_mode=0o440)}
+    c = sh("c", report(["/etc/s/data-1"]) + "; stat -L -c 'group of /etc/s/data-1: %g' "
+           "/etc/s/data-1; id -u", volumeMounts=[{"name": "s", "mountPath": "/etc/s"}])
+    name_, _ = run_pod(node_core, node_ns, {
+        "securityContext": {"runAsUser": 1000, "fsGroup": 1001},
+        "volumes": [vol], "containers": [c]})
+    out = logs(node_core, node_ns, name_).splitlines()
+    for line in ["content of /etc/s/data-1: value-1", "mode of /etc/s/data-1: 440",
+                 "group of /etc/s/data-1: 1001", "1000"]:
+        assert line in out, (line, out)
+
+
 def test_configmap_binary_data(node_core, node_ns):
     """[sig-storage] ConfigMap binary data should be reflected in volume."""
     name = unique("cm-binary")

@@ -19,6 +19,7 @@ pub mod downward_api;
 pub mod emptydir;
 pub mod hostpath;
 pub mod mounts;
+pub mod ownership;
 pub mod payload;
 pub mod projected;
 pub mod pvc;
@@ -148,6 +149,9 @@ impl VolumeManager {
         if let Some(e) = &v.empty_dir {
             let path = dir("kubernetes.io~empty-dir");
             let shared = emptydir::setup(&path, e)?;
+            if let Some(gid) = ownership::fs_group(pod) {
+                ownership::own_empty_dir(&path, gid);
+            }
             let backing = if emptydir::is_memory(e) && !shared {
                 Backing::Tmpfs {
                     size: emptydir::size_limit(e),
@@ -221,7 +225,12 @@ impl VolumeManager {
                 v.name
             ));
         };
+        let fs_group = ownership::fs_group(pod);
+        let payload = ownership::payload_for(payload, fs_group);
         let changed = atomic::write(&kind, &payload).map_err(|e| e.to_string())?;
+        if let (true, Some(gid)) = (changed, fs_group) {
+            ownership::chown_tree(&kind, gid);
+        }
         if changed {
             tracing::debug!(pod = ?pod.metadata.name, volume = %v.name, "kubelet: volume content written");
         }
