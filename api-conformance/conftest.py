@@ -118,8 +118,11 @@ def kubeconfig(request):
     if path:
         yield path
         return
-    # The suite checks the API; pods must not start on this machine's Docker.
-    server = SkiffServer(["--disable", "kubelet"])
+    # The suite checks the API: pods must not start on this machine's Docker, and the host's
+    # iptables and DNS ports are not touched (no kube-proxy, DNS or service load balancer, whose
+    # status writes would also race the tests' own).
+    server = SkiffServer(["--disable", "kubelet", "--disable", "kube-proxy", "--disable", "coredns",
+                          "--disable", "servicelb"])
     yield server.kubeconfig
     server.stop()
 

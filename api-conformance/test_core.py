@@ -341,11 +341,15 @@ def test_service_status_lifecycle(core, ns):
         "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}})
     assert p.status.load_balancer.ingress[0].ip == "203.0.113.1"
     assert p.metadata.annotations["patchedstatus"] == "true"
-    s = core.read_namespaced_service_status(name, ns)
-    s.status.conditions = [client.V1Condition(type="StatusUpdate", status="True", reason="E2E",
-                                              message="Set from e2e test",
-                                              last_transition_time="2024-01-01T00:00:00Z")]
-    u = core.replace_namespaced_service_status(name, ns, s)
+
+    def update_status():
+        # As upstream, with RetryOnConflict: a load balancer controller may write meanwhile.
+        s = core.read_namespaced_service_status(name, ns)
+        s.status.conditions = [client.V1Condition(type="StatusUpdate", status="True",
+                                                  reason="E2E", message="Set from e2e test",
+                                                  last_transition_time="2024-01-01T00:00:00Z")]
+        return core.replace_namespaced_service_status(name, ns, s)
+    u = retry_on_conflict(update_status)
     assert u.status.conditions[0].type == "StatusUpdate"
     p = core.patch_namespaced_service(name, ns, {"metadata": {"labels": {"test-service": "patched"}}})
     assert p.metadata.labels["test-service"] == "patched"
