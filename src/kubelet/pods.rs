@@ -334,32 +334,12 @@ impl PodWorker {
         for result in futures::future::join_all(stops).await {
             result?;
         }
-        for c in containers
-            .iter()
-            .filter(|c| label(c, CONTAINER_LABEL) == Some(SANDBOX_NAME))
-        {
-            self.runtime
-                .remove(c.id.as_deref().unwrap_or_default())
-                .await?;
-        }
+        self.remove_sandboxes(containers).await?;
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         self.finished.lock().insert(uid);
         let status = super::deadline::failed_status(old, crate::controllers::nodes::now_seconds());
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        match api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": status})),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.patch_status(pod, &status).await?;
+        Ok(())
     }
 
     /// The view of a pod none of whose containers were created yet.
@@ -390,21 +370,43 @@ impl PodWorker {
         view: &PodView,
     ) -> Result<Option<k8s_openapi::api::core::v1::PodStatus>, KubeletError> {
         let status = status::pod_status(pod, old, view, crate::controllers::nodes::now_seconds());
-        if &status != old {
-            let ns = pod.metadata.namespace.clone().unwrap_or_default();
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-            let patch = json!({"status": status});
-            match api
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
+        if &status != old && !self.patch_status(pod, &status).await? {
+            return Ok(None);
         }
         Ok(Some(status))
+    }
+
+    /// Merge-patches the pod's status; `false` if the pod is gone.
+    async fn patch_status(
+        &self,
+        pod: &Pod,
+        status: &k8s_openapi::api::core::v1::PodStatus,
+    ) -> Result<bool, KubeletError> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        let patch = json!({"status": status});
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the pod's sandbox containers (and with them its network namespace).
+    async fn remove_sandboxes(&self, containers: &[ContainerSummary]) -> Result<(), KubeletError> {
+        for c in containers
+            .iter()
+            .filter(|c| label(c, CONTAINER_LABEL) == Some(SANDBOX_NAME))
+        {
+            self.runtime
+                .remove(c.id.as_deref().unwrap_or_default())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The running sandbox of `pod` (created if needed): its id and the pod's IP.
@@ -510,14 +512,7 @@ impl PodWorker {
         for result in futures::future::join_all(stops).await {
             result?;
         }
-        for c in containers
-            .iter()
-            .filter(|c| label(c, CONTAINER_LABEL) == Some(SANDBOX_NAME))
-        {
-            self.runtime
-                .remove(c.id.as_deref().unwrap_or_default())
-                .await?;
-        }
+        self.remove_sandboxes(containers).await?;
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);

@@ -344,7 +344,12 @@ fn service_rules(
             }
             own.rule(&ext_chain, &format!("-j {external_policy_chain}"));
         }
-        for ip in &svc.external_ips {
+        let external = (svc.external_ips.iter().map(|ip| (ip, "external IP"))).chain(
+            svc.load_balancer_ips
+                .iter()
+                .map(|ip| (ip, "loadbalancer IP")),
+        );
+        for (ip, what) in external {
             if reject {
                 filter.rule(
                     "KUBE-EXTERNAL-SERVICES",
@@ -358,26 +363,7 @@ fn service_rules(
                     "KUBE-SERVICES",
                     &format!(
                         "{} -d {ip}/32 {pp} -j {ext_chain}",
-                        comment(&format!("{name} external IP"))
-                    ),
-                );
-            }
-        }
-        for ip in &svc.load_balancer_ips {
-            if reject {
-                filter.rule(
-                    "KUBE-EXTERNAL-SERVICES",
-                    &format!(
-                        "{} {pp} -d {ip}/32 -j REJECT",
-                        comment(&format!("{name} has no endpoints"))
-                    ),
-                );
-            } else {
-                nat.rule(
-                    "KUBE-SERVICES",
-                    &format!(
-                        "{} -d {ip}/32 {pp} -j {ext_chain}",
-                        comment(&format!("{name} loadbalancer IP"))
+                        comment(&format!("{name} {what}"))
                     ),
                 );
             }
